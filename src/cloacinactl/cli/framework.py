@@ -1,0 +1,148 @@
+"""The small command framework behind ``cloacinactl``: strict noun-verb on argparse.
+
+Every noun lives in its own module under ``cloacinactl.cli`` and exposes
+``register(noun: Noun) -> None``. A verb is a function ``(ctx, args) -> int |
+None`` whose docstring is its help text; heavy imports happen inside it.
+Global flags are accepted before the noun and after the verb.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import inspect
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from cloacinactl.errors import UsageError
+
+if TYPE_CHECKING:
+    from cloacinactl.cli.context import Ctx
+
+VerbFunc = Callable[["Ctx", argparse.Namespace], "int | None"]
+
+OUTPUT_FORMATS = ("table", "json", "yaml", "id")
+
+# (flags, dest, takes a value, help); defaults are applied after parsing so a flag
+# given before the noun is never overwritten by a sub-parser's default.
+GLOBAL_FLAGS: tuple[tuple[tuple[str, ...], str, bool, str], ...] = (
+    (("-v", "--verbose"), "verbose", False, "Enable debug-level logging on stderr."),
+    (("--home",), "home", True, "Override the Cloacina home directory (default ~/.cloacina)."),
+    (("--profile",), "profile", True, "Select a named profile from config.toml."),
+    (("--server",), "server", True, "Override the profile's server URL."),
+    (("--api-key",), "api_key", True, "Override the profile's API key (raw, env:, file:)."),
+    (("--tenant",), "tenant", True, "Tenant name for tenant-scoped commands (default public)."),
+    (("--json",), "json", False, "Shorthand for -o json."),
+    (("-o", "--output"), "output", True, "Output format: table, json, yaml or id."),
+    (("--no-color",), "no_color", False, "Disable ANSI colours in table output."),
+)
+GLOBAL_DEFAULTS: dict[str, Any] = {
+    "verbose": False,
+    "home": None,
+    "profile": None,
+    "server": None,
+    "api_key": None,
+    "tenant": "public",
+    "json": False,
+    "output": "table",
+    "no_color": False,
+}
+VALUE_FLAGS = frozenset(f for flags, _, value, _ in GLOBAL_FLAGS if value for f in flags)
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors exit 1 and suggest the closest word."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = None
+        match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if match:
+            word = match.group(1)
+            choices = re.findall(r"'?([\w-]+)'?", match.group(2))
+            close = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
+            if not close:
+                close = [c for c in choices if c.startswith(word[:2])][:1]
+            kind = "command"
+            message = f"unknown {kind} '{word}'"
+            if close:
+                hint = f"did you mean '{close[0]}'?"
+            else:
+                hint = "choose from: " + ", ".join(choices)
+        raise UsageError(message, usage=self.format_usage(), hint=hint)
+
+
+def add_global_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("global flags")
+    for flags, dest, takes_value, help_text in GLOBAL_FLAGS:
+        if dest == "output":
+            group.add_argument(
+                *flags, dest=dest, choices=OUTPUT_FORMATS, default=argparse.SUPPRESS,
+                help=help_text,
+            )
+        elif takes_value:
+            group.add_argument(
+                *flags, dest=dest, metavar=dest.upper().replace("_", "-"),
+                default=argparse.SUPPRESS, help=help_text,
+            )
+        else:
+            group.add_argument(
+                *flags, dest=dest, action="store_true", default=argparse.SUPPRESS,
+                help=help_text,
+            )
+
+
+def _doc(func: Callable[..., Any]) -> tuple[str, str]:
+    doc = inspect.getdoc(func) or ""
+    summary = doc.split("\n\n", 1)[0].replace("\n", " ").strip()
+    return summary, doc
+
+
+class Noun:
+    """A noun (or nested group) to which verbs are attached."""
+
+    def __init__(self, parser: argparse.ArgumentParser, path: Sequence[str]) -> None:
+        self.parser = parser
+        self.path = tuple(path)
+        self._subs: argparse._SubParsersAction[Parser] | None = None
+
+    def _subparsers(self) -> argparse._SubParsersAction[Parser]:
+        if self._subs is None:
+            self._subs = self.parser.add_subparsers(
+                dest="_verb_" + "_".join(self.path), metavar="<verb>", parser_class=Parser
+            )
+            self._subs.required = True
+        return self._subs
+
+    def verb(self, name: str, func: VerbFunc) -> argparse.ArgumentParser:
+        """Add ``name`` running ``func``; returns the parser to add arguments to."""
+        summary, doc = _doc(func)
+        parser = self._subparsers().add_parser(
+            name, help=summary, description=doc,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        add_global_flags(parser)
+        parser.set_defaults(_func=func)
+        return parser
+
+    def group(self, name: str, help_text: str) -> Noun:
+        """Add a nested group of verbs (``config profile set``)."""
+        parser = self._subparsers().add_parser(name, help=help_text, description=help_text)
+        add_global_flags(parser)
+        return Noun(parser, (*self.path, name))
+
+    def run(self, func: VerbFunc) -> argparse.ArgumentParser:
+        """Make this noun a singleton that runs ``func`` itself (``status``)."""
+        summary, doc = _doc(func)
+        self.parser.description = doc
+        self.parser.set_defaults(_func=func)
+        return self.parser
+
+
+def usage_exit(message: str) -> NoReturn:
+    raise UsageError(message)
+
+
+def eprint(*parts: object) -> None:
+    print(*parts, file=sys.stderr)

@@ -1,0 +1,127 @@
+"""``cloacinactl``: the root command and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from cloacinactl import __version__
+from cloacinactl.cli.framework import (
+    GLOBAL_DEFAULTS,
+    VALUE_FLAGS,
+    Noun,
+    Parser,
+    add_global_flags,
+)
+from cloacinactl.cli.nouns import NOUNS
+from cloacinactl.errors import EXIT_USER, CloacinaError, UsageError
+
+PROG = "cloacinactl"
+
+
+def find_noun(argv: Sequence[str]) -> str | None:
+    """The first positional word, skipping global flags and their values."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+            continue
+        if token == "--":
+            return None
+        if token.startswith("-"):
+            if token in VALUE_FLAGS:
+                skip = True
+            continue
+        return token
+    return None
+
+
+def build_parser(load: Sequence[str] | None = None) -> Parser:
+    """The root parser; only the nouns in ``load`` (default all) get their verbs."""
+    root = Parser(
+        prog=PROG,
+        description="cloacinactl: manage Cloacina services, packages and servers.",
+        usage=f"{PROG} [GLOBAL FLAGS] <noun> <verb> [ARGS]",
+    )
+    root.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    add_global_flags(root)
+    subs = root.add_subparsers(dest="_noun", metavar="<noun>", parser_class=Parser)
+    subs.required = True
+    wanted = set(NOUNS) if load is None else set(load)
+    for name, (module, help_text) in NOUNS.items():
+        parser = subs.add_parser(name, help=help_text, description=help_text)
+        add_global_flags(parser)
+        if name in wanted:
+            importlib.import_module(module).register(Noun(parser, (name,)))
+    return root
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    noun = find_noun(argv)
+    parser = build_parser([noun] if noun in NOUNS else [])
+    args = parser.parse_args(argv)
+    for key, value in GLOBAL_DEFAULTS.items():
+        if not hasattr(args, key):
+            setattr(args, key, value)
+    if args.json:
+        args.output = "json"
+    return args
+
+
+def run(argv: Sequence[str]) -> int:
+    from cloacinactl.cli.context import Ctx
+
+    args = parse(argv)
+    ctx = Ctx.from_args(args)
+    ctx.setup_logging()
+    func = getattr(args, "_func", None)
+    if func is None:  # a group without a verb: argparse already required one
+        raise UsageError("missing command", usage=f"{PROG} {args._noun} <verb>")
+    result = func(ctx, args)
+    return int(result or 0)
+
+
+def report(exc: CloacinaError, verbose: bool) -> int:
+    if isinstance(exc, UsageError) and exc.usage:
+        sys.stderr.write(exc.usage)
+    print(f"error: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(f"hint: {exc.hint}", file=sys.stderr)
+    if verbose:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    return exc.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in argv or "--verbose" in argv
+    try:
+        return run(argv)
+    except CloacinaError as exc:
+        return report(exc, verbose)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the one catch site for the unexpected
+        print(f"error: internal error: {exc}", file=sys.stderr)
+        if verbose:
+            import traceback
+
+            traceback.print_exception(exc, file=sys.stderr)
+        else:
+            print("hint: re-run with -v for a traceback", file=sys.stderr)
+        return EXIT_USER
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
