@@ -1,0 +1,193 @@
+"""The Store: one connection handle per (database, tenant), SQLite or PostgreSQL.
+
+Transactions go through :meth:`Store.write` and :meth:`Store.read`. On SQLite the
+driver runs in autocommit mode and we issue ``BEGIN IMMEDIATE`` ourselves for
+writers (one writer at a time, no upgrade deadlocks) and a deferred ``BEGIN`` for
+readers; on PostgreSQL these are ordinary READ COMMITTED transactions, and
+callers lock rows explicitly (``FOR UPDATE [SKIP LOCKED]``). Transient conflicts
+(deadlock, serialization failure, ``database is locked``) are retried.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from cloacinactl.errors import UserError
+from cloacinactl.store.migrations import migrate
+from cloacinactl.store.urls import DatabaseUrl, check_tenant_name, parse_database_url
+
+T = TypeVar("T")
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+TRANSIENT_PG_CODES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock_not_available
+
+
+def _sqlite_engine(url: DatabaseUrl) -> Engine:
+    assert url.sqlite_path is not None
+    try:
+        url.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create database folder {url.sqlite_path.parent}: {exc}") from exc
+    engine = create_engine(
+        url.sqlalchemy_url,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        pool_size=4,
+        max_overflow=8,
+        pool_pre_ping=False,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return engine
+
+
+def _pg_engine(url: DatabaseUrl, schema_name: str, pool_size: int) -> Engine:
+    engine = create_engine(
+        url.sqlalchemy_url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 10, "application_name": "cloacina"},
+    )
+    return engine.execution_options(schema_translate_map={None: schema_name})
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code in TRANSIENT_PG_CODES:
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(orig)
+
+
+class Store:
+    """A handle on one tenant's tables. Thread-safe; share one per process and tenant."""
+
+    def __init__(self, url: DatabaseUrl, *, tenant: str = "public", pool_size: int = 5) -> None:
+        self.tenant = check_tenant_name(tenant)
+        self.base_url = url
+        self.url = url.for_tenant(tenant)
+        self.backend = url.backend
+        self.schema_name = tenant if url.backend == "postgresql" else "main"
+        if self.backend == "sqlite":
+            self.engine = _sqlite_engine(self.url)
+        else:
+            self.engine = _pg_engine(self.url, self.schema_name, pool_size)
+
+    # -- lifecycle -----------------------------------------------------------------
+    def migrate(self) -> list[int]:
+        """Apply pending migrations (idempotent; safe with concurrent starters)."""
+        try:
+            return self.write(
+                lambda conn: migrate(conn, backend=self.backend, schema_name=self.schema_name)
+            )
+        except OperationalError as exc:
+            raise UserError(
+                f"cannot open database {self.url.redacted}: {exc.orig}",
+                hint="check the database URL and that the server is running",
+            ) from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- transactions ----------------------------------------------------------------
+    @contextmanager
+    def _tx(self, write: bool) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            if self.backend == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.exec_driver_sql("ROLLBACK")
+                    raise
+                conn.exec_driver_sql("COMMIT")
+            else:
+                with conn.begin():
+                    yield conn
+
+    def write(self, fn: Callable[[Connection], T], *, attempts: int = 8) -> T:
+        """Run ``fn(conn)`` in one write transaction, retrying transient conflicts."""
+        return self._run(fn, write=True, attempts=attempts)
+
+    def read(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn(conn)`` in one read transaction (a consistent snapshot on SQLite)."""
+        return self._run(fn, write=False, attempts=4)
+
+    def _run(self, fn: Callable[[Connection], T], *, write: bool, attempts: int) -> T:
+        for attempt in range(attempts):
+            try:
+                with self._tx(write) as conn:
+                    return fn(conn)
+            except DBAPIError as exc:
+                if attempt + 1 >= attempts or not _is_transient(exc):
+                    raise
+                time.sleep(min(0.5, 0.005 * 2**attempt) * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
+    def ping(self) -> bool:
+        try:
+            self.read(lambda conn: conn.execute(text("SELECT 1")).scalar())
+        except DBAPIError:
+            return False
+        return True
+
+
+def open_store(
+    url: str, *, tenant: str = "public", migrate: bool = True, pool_size: int = 5
+) -> Store:
+    """Open (and by default migrate) the store for ``url`` and ``tenant``."""
+    store = Store(parse_database_url(url), tenant=tenant, pool_size=pool_size)
+    if migrate:
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()
+            raise
+    return store
+
+
+def drop_tenant(url: str, tenant: str) -> None:
+    """Remove a tenant's data: its PostgreSQL schema, or its SQLite file."""
+    check_tenant_name(tenant)
+    if tenant == "public":
+        raise UserError("the public tenant cannot be deleted")
+    parsed = parse_database_url(url)
+    if parsed.backend == "sqlite":
+        path = parsed.for_tenant(tenant).sqlite_path
+        assert path is not None
+        for suffix in ("", "-wal", "-shm"):
+            candidate = path.with_name(path.name + suffix)
+            if candidate.exists():
+                os.unlink(candidate)
+        return
+    engine = create_engine(parsed.sqlalchemy_url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{tenant}" CASCADE'))
+    finally:
+        engine.dispose()

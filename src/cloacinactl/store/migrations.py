@@ -1,0 +1,76 @@
+"""Versioned migrations, applied on start, idempotent and safe for concurrent starters.
+
+Each migration runs inside one write transaction holding the migration lock:
+PostgreSQL takes a transaction-scoped advisory lock keyed by the schema name
+(DDL is transactional there); SQLite runs under ``BEGIN IMMEDIATE`` (one writer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, inspect, select, text
+
+from cloacinactl.store import schema
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[Connection], None]
+
+
+def _initial(conn: Connection) -> None:
+    schema.metadata.create_all(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _initial),)
+LATEST = MIGRATIONS[-1].version
+
+
+def lock_key(schema_name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for one schema."""
+    return zlib.crc32(f"cloacina-migrations:{schema_name}".encode()) - 2**31
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table("schema_migrations", schema=_schema_of(conn)):
+        return 0
+    rows = conn.execute(select(schema.schema_migrations.c.version)).scalars().all()
+    return max(rows, default=0)
+
+
+def _schema_of(conn: Connection) -> str | None:
+    mapping = conn.get_execution_options().get("schema_translate_map") or {}
+    value = mapping.get(None)
+    return str(value) if value is not None else None
+
+
+def migrate(conn: Connection, *, backend: str, schema_name: str) -> list[int]:
+    """Apply pending migrations on ``conn`` (already inside a write transaction).
+
+    Returns the versions applied (empty when up to date).
+    """
+    if backend == "postgresql":
+        # lock first: two concurrent CREATE SCHEMA IF NOT EXISTS can still collide
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(schema_name)})
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema_name}"'))
+    applied: list[int] = []
+    version = current_version(conn)
+    for migration in MIGRATIONS:
+        if migration.version <= version:
+            continue
+        migration.apply(conn)
+        conn.execute(
+            schema.schema_migrations.insert().values(
+                version=migration.version,
+                name=migration.name,
+                applied_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        applied.append(migration.version)
+    return applied

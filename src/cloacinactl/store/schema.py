@@ -1,0 +1,254 @@
+"""The schema (SQLAlchemy Core): one definition for SQLite and PostgreSQL.
+
+Ids are UUID strings, times are timezone-aware UTC, JSON documents are stored as
+text (``JSONText``) so both backends hold byte-identical documents. Tables have
+no schema name: tenants are applied with ``schema_translate_map`` (PostgreSQL)
+or a separate file (SQLite).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC in, timezone-aware UTC out (SQLite keeps naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class JSONText(TypeDecorator[Any]):
+    """A JSON document stored as compact text."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return json.dumps(value, separators=(",", ":"), sort_keys=False)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return json.loads(value)
+
+
+metadata = MetaData()
+
+# INTEGER PRIMARY KEY is SQLite's rowid alias; BIGINT elsewhere
+RowId = BigInteger().with_variant(Integer, "sqlite")
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("applied_at", UtcDateTime, nullable=False),
+)
+
+packages = Table(
+    "packages",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("version", String(100), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("description", Text),
+    Column("manifest", JSONText),
+    Column("archive_path", Text),
+    Column("build_status", String(32), nullable=False, default="success"),
+    Column("build_error", Text),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("name", "version", name="uq_packages_name_version"),
+)
+
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("package_id", String(36), ForeignKey("packages.id", ondelete="CASCADE")),
+    Column("name", String(255), nullable=False),
+    # a hash of the package content and the task graph (design §9)
+    Column("version", String(64), nullable=False),
+    Column("definition", JSONText, nullable=False),
+    # where the task code lives: {"kind": "package"|"module"|"inprocess", ...}
+    Column("code", JSONText, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("name", "version", name="uq_workflows_name_version"),
+)
+Index("ix_workflows_name_active", workflows.c.name, workflows.c.active)
+
+executions = Table(
+    "executions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("workflow_name", String(255), nullable=False),
+    Column("workflow_version", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("input_context", JSONText, nullable=False),
+    Column("output_context", JSONText),
+    Column("trigger_origin", String(255), nullable=False, default="manual"),
+    Column("error", Text),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    # next per-execution event sequence number; bumped under the row lock
+    Column("next_seq", Integer, nullable=False, default=1),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime),
+    Column("completed_at", UtcDateTime),
+)
+Index("ix_executions_status", executions.c.status)
+Index("ix_executions_workflow", executions.c.workflow_name, executions.c.created_at)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column(
+        "execution_id",
+        String(36),
+        ForeignKey("executions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("task_name", String(255), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False, default=0),
+    Column("retry_at", UtcDateTime),
+    Column("ready_at", UtcDateTime),
+    Column("claimant_id", String(36)),
+    Column("heartbeat_at", UtcDateTime),
+    Column("reset_count", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("input_context", JSONText),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime),
+    Column("completed_at", UtcDateTime),
+    UniqueConstraint("execution_id", "task_name", name="uq_tasks_execution_task"),
+)
+Index("ix_tasks_ready", tasks.c.state, tasks.c.retry_at)
+Index("ix_tasks_claimant", tasks.c.claimant_id, tasks.c.state)
+
+task_outputs = Table(
+    "task_outputs",
+    metadata,
+    Column("task_id", RowId, primary_key=True),
+    Column(
+        "execution_id",
+        String(36),
+        ForeignKey("executions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("task_name", String(255), nullable=False),
+    Column("output_context", JSONText, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+Index("ix_task_outputs_execution", task_outputs.c.execution_id)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "execution_id",
+        String(36),
+        ForeignKey("executions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("sequence_num", Integer, nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("task_name", String(255)),
+    Column("event_data", JSONText),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("execution_id", "sequence_num", name="uq_events_execution_seq"),
+)
+Index("ix_events_created_at", events.c.created_at)
+
+claimants = Table(
+    "claimants",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("hostname", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("process_started_at", UtcDateTime),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("package_id", String(36), ForeignKey("packages.id", ondelete="CASCADE")),
+    Column("schedule_type", String(16), nullable=False),  # "cron" | "trigger"
+    Column("workflow_name", String(255), nullable=False),
+    Column("trigger_name", String(255)),
+    Column("cron_expression", String(255)),
+    Column("timezone", String(64), nullable=False, default="UTC"),
+    Column("poll_interval_ms", Integer),
+    Column("allow_concurrent", Boolean, nullable=False, default=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("config", JSONText),
+    Column("next_run_at", UtcDateTime),
+    Column("last_run_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("schedule_type", "workflow_name", "trigger_name", name="uq_schedules_name"),
+)
+
+cron_fires = Table(
+    "cron_fires",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "schedule_id",
+        String(36),
+        ForeignKey("schedules.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("scheduled_time", UtcDateTime, nullable=False),
+    Column("execution_id", String(36)),
+    Column("claimant_id", String(36)),
+    Column("claimed_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime),
+    UniqueConstraint("schedule_id", "scheduled_time", name="uq_cron_fires_slot"),
+)

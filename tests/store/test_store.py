@@ -1,0 +1,129 @@
+"""The store: URLs, migrations (idempotent, concurrent), tenants, transactions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from cloacinactl.errors import UserError
+from cloacinactl.store import open_store, parse_database_url
+from cloacinactl.store import schema as s
+from cloacinactl.store.db import drop_tenant
+from cloacinactl.store.migrations import LATEST
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["", "mysql://x/y", "sqlite://", "sqlite:///", "nonsense", "sqlite:///:memory:"],
+)
+def test_bad_urls_are_user_errors_naming_the_url(url: str) -> None:
+    with pytest.raises(UserError) as info:
+        parse_database_url(url)
+    assert "database URL" in str(info.value)
+
+
+def test_postgres_schemes_map_to_psycopg() -> None:
+    for scheme in ("postgres", "postgresql"):
+        parsed = parse_database_url(f"{scheme}://u:secret@h:5432/db")
+        assert parsed.backend == "postgresql"
+        assert parsed.sqlalchemy_url == "postgresql+psycopg://u:secret@h:5432/db"
+        assert "secret" not in parsed.redacted
+
+
+def test_sqlite_tenant_is_a_file_beside_the_main_one(tmp_path: Path) -> None:
+    parsed = parse_database_url(f"sqlite:///{tmp_path}/cloacina.db")
+    assert parsed.for_tenant("acme").sqlite_path == tmp_path / "cloacina.tenant-acme.db"
+    assert parsed.for_tenant("public") is parsed
+    with pytest.raises(UserError):
+        parsed.for_tenant("bad-name")
+
+
+def test_migrations_are_idempotent(db_url: str) -> None:
+    with open_store(db_url) as store:
+        assert store.migrate() == []
+        version = store.read(
+            lambda c: c.execute(select(func.max(s.schema_migrations.c.version))).scalar()
+        )
+        assert version == LATEST
+
+
+def test_sqlite_uses_wal(tmp_path: Path) -> None:
+    with open_store(f"sqlite:///{tmp_path}/c.db") as store:
+        mode = store.read(lambda c: c.exec_driver_sql("PRAGMA journal_mode").scalar())
+        assert mode == "wal"
+
+
+def test_concurrent_starters_migrate_once(db_url: str) -> None:
+    code = "import sys; from cloacinactl.store import open_store;open_store(sys.argv[1]).close()"
+    procs = [subprocess.Popen([sys.executable, "-c", code, db_url]) for _ in range(4)]
+    try:
+        assert [p.wait(timeout=60) for p in procs] == [0, 0, 0, 0]
+    finally:
+        for p in procs:
+            p.kill()
+    with open_store(db_url) as store:
+        rows = store.read(lambda c: c.execute(select(s.schema_migrations.c.version)).all())
+        assert [r[0] for r in rows] == list(range(1, LATEST + 1))
+
+
+def _insert_execution(conn: object, eid: str) -> None:
+    now = dt.datetime.now(dt.UTC)
+    conn.execute(  # type: ignore[attr-defined]
+        s.executions.insert().values(
+            id=eid,
+            workflow_name="w",
+            workflow_version="v",
+            status="Pending",
+            input_context={"a": [1, 2]},
+            created_at=now,
+        )
+    )
+
+
+def test_tenants_are_isolated(db_url: str) -> None:
+    with open_store(db_url) as public, open_store(db_url, tenant="acme") as acme:
+        eid = str(uuid.uuid4())
+        public.write(lambda c: _insert_execution(c, eid))
+        assert (
+            acme.read(lambda c: c.execute(select(func.count()).select_from(s.executions)).scalar())
+            == 0
+        )
+        row = public.read(lambda c: c.execute(select(s.executions)).one())
+        assert row.input_context == {"a": [1, 2]}
+        assert row.created_at.tzinfo is not None
+    drop_tenant(db_url, "acme")
+    with open_store(db_url, migrate=False) as public:
+        assert (
+            public.read(
+                lambda c: c.execute(select(func.count()).select_from(s.executions)).scalar()
+            )
+            == 1
+        )
+
+
+def test_failed_write_rolls_back(db_url: str) -> None:
+    with open_store(db_url) as store:
+
+        def boom(conn: object) -> None:
+            _insert_execution(conn, str(uuid.uuid4()))
+            raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            store.write(boom)
+        assert (
+            store.read(lambda c: c.execute(select(func.count()).select_from(s.executions)).scalar())
+            == 0
+        )
+        assert store.ping()
+
+
+def test_unreachable_postgres_is_a_user_error() -> None:
+    with pytest.raises(UserError) as info:
+        open_store("postgresql://nobody@127.0.0.1:1/nothing")
+    assert "127.0.0.1:1" in str(info.value)
