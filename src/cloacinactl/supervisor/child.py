@@ -1,0 +1,282 @@
+"""A supervised child process: start, readiness, restart with backoff, stop.
+
+One ``SupervisedChild`` owns one slot (e.g. "worker 3"); each (re)start is a
+new *generation* numbered from 1. Its owner can supply fresh ``pass_fds``
+before each start (``prepare``), is told of each new process (``started``,
+which may also await readiness) and of each exit (``exited``, carrying the
+generation so an old exit is never taken for the new process).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import trio
+from loguru import logger
+
+from cloacinactl.supervisor.backoff import BackoffPolicy, plan_restart
+from cloacinactl.supervisor.process import kill_group_now, spawn_group, terminate_group
+from cloacinactl.supervisor.states import ChildState
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """What to run and how to treat it."""
+
+    name: str
+    argv: Sequence[str]
+    env: Mapping[str, str] | None = None
+    cwd: str | None = None
+    grace_s: float = 5.0
+    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
+    autorestart: bool = True
+    stdin: int | None = None
+    stdout: int | None = None
+    stderr: int | None = None
+
+
+@dataclass
+class PreparedStart:
+    """Returned by the ``prepare`` hook: what this generation receives.
+
+    ``pass_fds`` are inherited by the child; ``env`` is merged over the spec's;
+    ``after_spawn`` runs in the parent once the process exists (or failed to
+    spawn), typically to close the parent's copy of the child's socket end.
+    """
+
+    pass_fds: Sequence[int] = ()
+    env: Mapping[str, str] | None = None
+    after_spawn: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
+class ExitEvent:
+    """A generation ended. ``returncode`` < 0 means killed by that signal."""
+
+    name: str
+    generation: int
+    pid: int
+    returncode: int
+    run_seconds: float
+    requested: bool  # True when the exit followed our own stop
+
+
+PrepareHook = Callable[[int], PreparedStart]
+StartedHook = Callable[[int, trio.Process], Awaitable[None]]
+ExitedHook = Callable[[ExitEvent], None]
+
+
+class ChildFatal(Exception):
+    """The child gave up (FATAL) before it was ever ready."""
+
+
+class SupervisedChild:
+    """Runs ``spec`` under supervision; start it with ``await nursery.start(child.run)``."""
+
+    def __init__(
+        self,
+        spec: ChildSpec,
+        *,
+        prepare: PrepareHook | None = None,
+        started: StartedHook | None = None,
+        exited: ExitedHook | None = None,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.spec = spec
+        self._prepare = prepare
+        self._started = started
+        self._exited = exited
+        self._rng = rng
+        self.state = ChildState.STOPPED
+        self.generation = 0
+        self.process: trio.Process | None = None
+        self.restarts = 0
+        self.fast_crashes = 0
+        self.last_exit: ExitEvent | None = None
+        self._changed = trio.Event()
+        self._stop_requested = False
+        self._wake = trio.Event()
+        self._done = trio.Event()
+        self._ever_running = False
+
+    @property
+    def pid(self) -> int | None:
+        proc = self.process
+        return proc.pid if proc is not None and proc.returncode is None else None
+
+    def _set(self, state: ChildState) -> None:
+        self.state = state
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_state(self, *states: ChildState) -> ChildState:
+        """Wait until the child is in one of ``states``."""
+        while self.state not in states:
+            await self._changed.wait()
+        return self.state
+
+    async def wait_generation(self, generation: int) -> None:
+        """Wait until generation ``generation`` (or a later one) is RUNNING."""
+        while not (self.generation >= generation and self.state is ChildState.RUNNING):
+            if self.state in (ChildState.FATAL, ChildState.STOPPED) and self._done.is_set():
+                raise ChildFatal(f"{self.spec.name} is {self.state.value}")
+            await self._changed.wait()
+
+    def send_signal(self, sig: int, generation: int | None = None) -> bool:
+        """Signal the current process (only if it is still ``generation`` when given)."""
+        proc = self.process
+        if proc is None or proc.returncode is not None:
+            return False
+        if generation is not None and generation != self.generation:
+            return False
+        try:
+            os.kill(proc.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    async def stop(self) -> None:
+        """Stop for good: SIGTERM the group, SIGKILL after the grace period; wait."""
+        self._stop_requested = True
+        self._wake.set()
+        proc = self.process
+        if proc is not None and proc.returncode is None:
+            self._set(ChildState.STOPPING)
+            await terminate_group(proc, self.spec.grace_s)
+        await self._done.wait()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Supervise until stopped, cancelled or FATAL. Ready once generation 1 runs."""
+        try:
+            while not self._stop_requested:
+                event = await self._one_generation(None if self._ever_running else task_status)
+                if self._stop_requested or event is None or not self.spec.autorestart:
+                    break
+                plan = plan_restart(
+                    self.spec.backoff, self.fast_crashes, event.run_seconds, self._rng()
+                )
+                self.fast_crashes = plan.fast_crashes
+                if plan.fatal:
+                    self._set(ChildState.FATAL)
+                    logger.error(
+                        "child gave up name={} fast_crashes={}", self.spec.name, plan.fast_crashes
+                    )
+                    if not self._ever_running:
+                        raise ChildFatal(f"{self.spec.name} crashed {plan.fast_crashes} times")
+                    return
+                if plan.delay_s > 0:
+                    self._set(ChildState.BACKOFF)
+                    logger.info(
+                        "child backoff name={} delay_s={:.3f}", self.spec.name, plan.delay_s
+                    )
+                    self._wake = trio.Event()
+                    with trio.move_on_after(plan.delay_s):
+                        await self._wake.wait()
+                self.restarts += 1
+        finally:
+            proc = self.process
+            if proc is not None and proc.returncode is None:
+                self._set(ChildState.STOPPING)
+                await terminate_group(proc, self.spec.grace_s)
+            if self._stop_requested or self.state not in (ChildState.FATAL, ChildState.EXITED):
+                self._set(ChildState.STOPPED)
+            self._done.set()
+            self._changed.set()
+
+    async def _one_generation(self, task_status: trio.TaskStatus[None] | None) -> ExitEvent | None:
+        """Start one generation and wait for its exit; None when the start was stopped."""
+        self.generation += 1
+        generation = self.generation
+        self._set(ChildState.STARTING)
+        prepared = self._prepare(generation) if self._prepare is not None else PreparedStart()
+        env = dict(self.spec.env) if self.spec.env is not None else dict(os.environ)
+        env.update(prepared.env or {})
+        started_at = trio.current_time()
+        try:
+            proc = await spawn_group(
+                self.spec.argv,
+                env=env,
+                cwd=self.spec.cwd,
+                pass_fds=prepared.pass_fds,
+                stdin=self.spec.stdin,
+                stdout=self.spec.stdout,
+                stderr=self.spec.stderr,
+            )
+        except OSError as exc:
+            logger.error("child spawn failed name={} error={}", self.spec.name, exc)
+            self._set(ChildState.EXITED)
+            return ExitEvent(self.spec.name, generation, 0, 127, 0.0, False)
+        finally:
+            if prepared.after_spawn is not None:
+                prepared.after_spawn()
+        self.process = proc
+        logger.debug(
+            "child started name={} generation={} pid={}", self.spec.name, generation, proc.pid
+        )
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._become_ready, generation, proc, task_status)
+            returncode = await proc.wait()
+            nursery.cancel_scope.cancel()
+        # Members left in the group of a dead leader are orphans of this generation.
+        kill_group_now(proc.pid)
+        run_seconds = trio.current_time() - started_at
+        requested = self._stop_requested
+        event = ExitEvent(self.spec.name, generation, proc.pid, returncode, run_seconds, requested)
+        self.last_exit = event
+        if not requested:
+            self._set(ChildState.EXITED)
+            level = "INFO" if returncode == 0 else "WARNING"
+            logger.log(
+                level,
+                "child exited name={} generation={} pid={} returncode={} run_s={:.3f}",
+                self.spec.name,
+                generation,
+                proc.pid,
+                returncode,
+                run_seconds,
+            )
+        if self._exited is not None:
+            self._exited(event)
+        return event
+
+    async def _become_ready(
+        self, generation: int, proc: trio.Process, task_status: trio.TaskStatus[None] | None
+    ) -> None:
+        if self._started is not None:
+            try:
+                await self._started(generation, proc)
+            except Exception as exc:  # a failed readiness check kills this generation
+                logger.warning("child not ready name={} error={}", self.spec.name, exc)
+                kill_group_now(proc.pid)
+                return
+        if proc.returncode is None and self.generation == generation:
+            self._ever_running = True
+            self._set(ChildState.RUNNING)
+            if task_status is not None:
+                task_status.started()
+
+
+def exit_description(returncode: int) -> str:
+    """``exit 3`` or ``killed by SIGKILL``."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit {returncode}"
+
+
+def jitter_free(policy: BackoffPolicy) -> BackoffPolicy:
+    """The same policy without jitter (deterministic schedules in tests and benchmarks)."""
+    return BackoffPolicy(
+        initial_s=policy.initial_s,
+        factor=policy.factor,
+        max_s=policy.max_s,
+        jitter=0.0,
+        fast_crash_s=policy.fast_crash_s,
+        max_fast_crashes=policy.max_fast_crashes,
+    )

@@ -1,0 +1,91 @@
+"""Low-level helpers: spawn a child in its own process group, stop the whole group.
+
+Usable on their own. Exit is awaited through ``trio.Process.wait`` (a pidfd on
+Linux), so it is noticed at once and the zombie is reaped by the wait.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Mapping, Sequence
+
+import trio
+
+# After the group leader exited, members that outlive it are polled at this
+# step (only during the grace period of a stop, never while idle).
+_GROUP_POLL_S = 0.01
+
+
+async def spawn_group(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    pass_fds: Sequence[int] = (),
+    stdin: int | None = None,
+    stdout: int | None = None,
+    stderr: int | None = None,
+) -> trio.Process:
+    """Start ``argv`` as the leader of a new session and process group (pgid == pid)."""
+    return await trio.lowlevel.open_process(
+        list(argv),
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+        pass_fds=tuple(pass_fds),
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        start_new_session=True,
+    )
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    """Send ``sig`` to process group ``pgid``; False when the group is gone."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    return True
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process is left in group ``pgid``."""
+    return signal_group(pgid, 0)
+
+
+async def terminate_group(process: trio.Process, grace_s: float) -> int:
+    """SIGTERM the process group of ``process``, SIGKILL it after ``grace_s``.
+
+    Waits for the leader (reaping it) and for every other member of the group
+    (children, grandchildren) to be gone. Returns the leader's exit status.
+    Runs shielded from cancellation: a stop is never left half-done.
+    """
+    pgid = process.pid
+    returncode = 0
+    with trio.CancelScope(shield=True):
+        if process.returncode is None:
+            signal_group(pgid, signal.SIGTERM)
+        else:
+            # The leader is gone already: whatever is left is orphaned, no grace.
+            signal_group(pgid, signal.SIGKILL)
+        deadline = trio.current_time() + grace_s
+        with trio.move_on_at(deadline):
+            await process.wait()
+            while group_alive(pgid):
+                await trio.sleep(_GROUP_POLL_S)
+        signal_group(pgid, signal.SIGKILL)
+        returncode = await process.wait()
+        # SIGKILL is delivered at once, but members reparented elsewhere are reaped
+        # asynchronously by their new parent; wait briefly for them to disappear.
+        with trio.move_on_after(1.0):
+            while group_alive(pgid):
+                await trio.sleep(_GROUP_POLL_S)
+    return returncode
+
+
+def kill_group_now(pgid: int) -> None:
+    """SIGKILL group ``pgid`` without waiting (forced exit paths)."""
+    signal_group(pgid, signal.SIGKILL)
