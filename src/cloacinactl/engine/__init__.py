@@ -1,0 +1,83 @@
+"""Workflow engine. The pure core (model, DAG, rules, merge, retry, context,
+transitions) is exported here; it has no trio and no I/O."""
+
+from cloacinactl.engine.context import Context, ContextError, to_json_value
+from cloacinactl.engine.dag import (
+    DagError,
+    build_workflow,
+    execution_levels,
+    find_cycle,
+    topological_order,
+)
+from cloacinactl.engine.merge import merge_contexts, merge_objects, merge_values
+from cloacinactl.engine.model import (
+    Backoff,
+    Condition,
+    ConditionKind,
+    ExecutionStatus,
+    ModelError,
+    Op,
+    ParamSlot,
+    RetryOn,
+    RetryPolicy,
+    RuleKind,
+    TaskDef,
+    TaskState,
+    TriggerDef,
+    TriggerKind,
+    TriggerRule,
+    WorkflowDef,
+)
+from cloacinactl.engine.retry import Failure, RetryDecision, decide, delay_ms, is_retryable
+from cloacinactl.engine.rules import evaluate_condition, evaluate_rule
+from cloacinactl.engine.transitions import (
+    Transition,
+    execution_outcome,
+    execution_output,
+    initial_transitions,
+    next_transitions,
+    task_input,
+)
+
+__all__ = [
+    "Backoff",
+    "Condition",
+    "ConditionKind",
+    "Context",
+    "ContextError",
+    "DagError",
+    "ExecutionStatus",
+    "Failure",
+    "ModelError",
+    "Op",
+    "ParamSlot",
+    "RetryDecision",
+    "RetryOn",
+    "RetryPolicy",
+    "RuleKind",
+    "TaskDef",
+    "TaskState",
+    "Transition",
+    "TriggerDef",
+    "TriggerKind",
+    "TriggerRule",
+    "WorkflowDef",
+    "build_workflow",
+    "decide",
+    "delay_ms",
+    "evaluate_condition",
+    "evaluate_rule",
+    "execution_levels",
+    "execution_outcome",
+    "execution_output",
+    "find_cycle",
+    "initial_transitions",
+    "is_retryable",
+    "merge_contexts",
+    "merge_objects",
+    "merge_values",
+    "next_transitions",
+    "task_input",
+    "to_json_value",
+    "topological_order",
+]

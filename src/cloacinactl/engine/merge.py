@@ -1,0 +1,42 @@
+"""Context merge of design §9: objects deep-merge, arrays union, scalars last-writer-wins."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def _key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def merge_values(left: Any, right: Any) -> Any:
+    """Merge ``right`` over ``left`` (neither is modified)."""
+    if isinstance(left, Mapping) and isinstance(right, Mapping):
+        return merge_objects(left, right)
+    if isinstance(left, list) and isinstance(right, list):
+        out = list(left)
+        seen = {_key(v) for v in left}
+        for v in right:
+            k = _key(v)
+            if k not in seen:
+                seen.add(k)
+                out.append(v)
+        return out
+    return right
+
+
+def merge_objects(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(left)
+    for k, v in right.items():
+        out[k] = merge_values(out[k], v) if k in out else v
+    return out
+
+
+def merge_contexts(contexts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Fold contexts left to right; pass them in topological order for determinism."""
+    out: dict[str, Any] = {}
+    for ctx in contexts:
+        out = merge_objects(out, ctx) if out else dict(ctx)
+    return out

@@ -1,0 +1,138 @@
+"""The pure state machine of an execution (design §9).
+
+The runtime keeps task states in the database and asks this module what
+follows: which NotStarted tasks become Ready or Skipped, what context a task
+receives, and when the execution as a whole is over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloacinactl.engine.merge import merge_contexts
+from cloacinactl.engine.model import ExecutionStatus, TaskState, WorkflowDef
+from cloacinactl.engine.rules import evaluate_rule
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Task ``task_id`` moves from NotStarted to ``to`` (Ready or Skipped).
+
+    For Ready, ``context`` is the input the task receives (already merged).
+    """
+
+    task_id: str
+    to: TaskState
+    reason: str
+    context: dict[str, Any] | None = field(default=None, compare=False)
+
+
+def task_input(
+    workflow: WorkflowDef,
+    task_id: str,
+    outputs: Mapping[str, Mapping[str, Any]],
+    input_context: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The context ``task_id`` receives.
+
+    Roots get the execution input. Other tasks get the merge, in topological
+    order, of their dependencies' contributions: a Completed dependency
+    contributes its output; a dependency without output (Skipped/Failed)
+    passes through what it would itself have received.
+    """
+    memo: dict[str, dict[str, Any]] = {}
+    position = {tid: i for i, tid in enumerate(workflow.task_ids)}
+
+    def received(tid: str) -> dict[str, Any]:
+        if tid in memo:
+            return memo[tid]
+        deps = workflow.task(tid).dependencies
+        if not deps:
+            value = dict(input_context)
+        else:
+            ordered = sorted(set(deps), key=position.__getitem__)
+            value = merge_contexts(contribution(d) for d in ordered)
+        memo[tid] = value
+        return value
+
+    def contribution(tid: str) -> Mapping[str, Any]:
+        out = outputs.get(tid)
+        return out if out is not None else received(tid)
+
+    return received(task_id)
+
+
+def next_transitions(
+    workflow: WorkflowDef,
+    states: Mapping[str, TaskState],
+    outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    input_context: Mapping[str, Any] | None = None,
+) -> list[Transition]:
+    """NotStarted tasks whose dependencies are all terminal, in topological order.
+
+    A task with an explicit trigger rule is Ready when the rule holds (evaluated
+    on its merged input context and the dependency states), else Skipped. With
+    no rule (the default): Skipped if any dependency Failed, else Ready; a
+    Skipped dependency counts as resolved. Skips cascade within one call.
+    Missing states count as NotStarted.
+    """
+    outs = outputs or {}
+    inp = input_context or {}
+    working = {tid: states.get(tid, TaskState.NOT_STARTED) for tid in workflow.task_ids}
+    result: list[Transition] = []
+    for task in workflow.tasks:
+        if working[task.id] is not TaskState.NOT_STARTED:
+            continue
+        dep_states = [working[d] for d in task.dependencies]
+        if not all(s.is_terminal for s in dep_states):
+            continue
+        if task.trigger_rule is not None:
+            ctx = task_input(workflow, task.id, outs, inp)
+            if evaluate_rule(task.trigger_rule, ctx, working):
+                tr = Transition(task.id, TaskState.READY, "trigger rule satisfied", ctx)
+            else:
+                tr = Transition(task.id, TaskState.SKIPPED, "trigger rule not satisfied")
+        elif TaskState.FAILED in dep_states:
+            failed = [d for d in task.dependencies if working[d] is TaskState.FAILED]
+            tr = Transition(task.id, TaskState.SKIPPED, f"dependency failed: {', '.join(failed)}")
+        else:
+            ctx = task_input(workflow, task.id, outs, inp)
+            tr = Transition(task.id, TaskState.READY, "dependencies resolved", ctx)
+        working[task.id] = tr.to
+        result.append(tr)
+    return result
+
+
+def initial_transitions(
+    workflow: WorkflowDef, input_context: Mapping[str, Any] | None = None
+) -> list[Transition]:
+    """Transitions for a brand-new execution (all tasks NotStarted)."""
+    return next_transitions(workflow, {}, {}, input_context)
+
+
+def execution_outcome(
+    workflow: WorkflowDef, states: Mapping[str, TaskState]
+) -> ExecutionStatus | None:
+    """Completed or Failed once every task is terminal; None while work remains.
+
+    Failed when any task Failed (even if a rule-gated handler ran after it);
+    otherwise Completed (Skipped tasks do not fail an execution).
+    """
+    finals = [states.get(tid, TaskState.NOT_STARTED) for tid in workflow.task_ids]
+    if not all(s.is_terminal for s in finals):
+        return None
+    return ExecutionStatus.FAILED if TaskState.FAILED in finals else ExecutionStatus.COMPLETED
+
+
+def execution_output(
+    workflow: WorkflowDef,
+    outputs: Mapping[str, Mapping[str, Any]],
+    input_context: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Merge of all completed tasks' outputs in topological order (the input if none)."""
+    done = [outputs[tid] for tid in workflow.task_ids if tid in outputs]
+    if not done:
+        return dict(input_context or {})
+    return merge_contexts(done)
