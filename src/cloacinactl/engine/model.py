@@ -354,6 +354,11 @@ class WorkflowDef:
         return {t.id: t for t in self.tasks}
 
     @cached_property
+    def position(self) -> Mapping[str, int]:
+        """Index of each task in topological order."""
+        return {t.id: i for i, t in enumerate(self.tasks)}
+
+    @cached_property
     def dependents(self) -> Mapping[str, tuple[str, ...]]:
         out: dict[str, list[str]] = {t.id: [] for t in self.tasks}
         for t in self.tasks:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloacinactl.engine.merge import merge_contexts
-from cloacinactl.engine.model import ExecutionStatus, TaskState, WorkflowDef
+from cloacinactl.engine.model import ExecutionStatus, TaskDef, TaskState, WorkflowDef
 from cloacinactl.engine.rules import evaluate_rule
 
 
@@ -42,26 +42,25 @@ def task_input(
     contributes its output; a dependency without output (Skipped/Failed)
     passes through what it would itself have received.
     """
-    memo: dict[str, dict[str, Any]] = {}
-    position = {tid: i for i, tid in enumerate(workflow.task_ids)}
-
-    def received(tid: str) -> dict[str, Any]:
-        if tid in memo:
-            return memo[tid]
-        deps = workflow.task(tid).dependencies
-        if not deps:
-            value = dict(input_context)
-        else:
-            ordered = sorted(set(deps), key=position.__getitem__)
-            value = merge_contexts(contribution(d) for d in ordered)
-        memo[tid] = value
-        return value
-
-    def contribution(tid: str) -> Mapping[str, Any]:
-        out = outputs.get(tid)
-        return out if out is not None else received(tid)
-
-    return received(task_id)
+    needed = {task_id}
+    for t in reversed(workflow.tasks):  # reverse topological: dependents first
+        if (t.id in needed and t.id not in outputs) or t.id == task_id:
+            needed.update(t.dependencies)
+    received: dict[str, dict[str, Any]] = {}
+    for t in workflow.tasks:
+        if t.id not in needed:
+            continue
+        if not t.dependencies:
+            received[t.id] = dict(input_context)
+            continue
+        parts: list[Mapping[str, Any]] = []
+        for d in sorted(set(t.dependencies), key=workflow.position.__getitem__):
+            out = outputs.get(d)
+            parts.append(out if out is not None else received[d])
+        received[t.id] = merge_contexts(parts)
+        if t.id == task_id:
+            break
+    return received[task_id]
 
 
 def next_transitions(
@@ -75,15 +74,19 @@ def next_transitions(
     A task with an explicit trigger rule is Ready when the rule holds (evaluated
     on its merged input context and the dependency states), else Skipped. With
     no rule (the default): Skipped if any dependency Failed, else Ready; a
-    Skipped dependency counts as resolved. Skips cascade within one call.
-    Missing states count as NotStarted.
+    Skipped dependency counts as resolved, except one that was itself skipped
+    by the default rule because of a failure upstream: that skip carries the
+    failure on, so a join below a failed branch does not run on partial data.
+    Skips cascade within one call. Missing states count as NotStarted.
     """
     outs = outputs or {}
     inp = input_context or {}
     working = {tid: states.get(tid, TaskState.NOT_STARTED) for tid in workflow.task_ids}
     result: list[Transition] = []
+    carries: dict[str, bool] = {}  # does a failure reach through this task?
     for task in workflow.tasks:
         if working[task.id] is not TaskState.NOT_STARTED:
+            carries[task.id] = _carries(task, working, carries)
             continue
         dep_states = [working[d] for d in task.dependencies]
         if not all(s.is_terminal for s in dep_states):
@@ -94,15 +97,25 @@ def next_transitions(
                 tr = Transition(task.id, TaskState.READY, "trigger rule satisfied", ctx)
             else:
                 tr = Transition(task.id, TaskState.SKIPPED, "trigger rule not satisfied")
-        elif TaskState.FAILED in dep_states:
-            failed = [d for d in task.dependencies if working[d] is TaskState.FAILED]
+        elif failed := [d for d in task.dependencies if carries[d]]:
             tr = Transition(task.id, TaskState.SKIPPED, f"dependency failed: {', '.join(failed)}")
         else:
             ctx = task_input(workflow, task.id, outs, inp)
             tr = Transition(task.id, TaskState.READY, "dependencies resolved", ctx)
         working[task.id] = tr.to
+        carries[task.id] = _carries(task, working, carries)
         result.append(tr)
     return result
+
+
+def _carries(task: TaskDef, states: Mapping[str, TaskState], carries: Mapping[str, bool]) -> bool:
+    """Failed, or Skipped by the default rule because a failure reached it."""
+    state = states[task.id]
+    if state is TaskState.FAILED:
+        return True
+    if state is not TaskState.SKIPPED or task.trigger_rule is not None:
+        return False
+    return any(carries[d] for d in task.dependencies)
 
 
 def initial_transitions(
