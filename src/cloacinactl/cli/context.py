@@ -1,16 +1,27 @@
-"""What every verb receives: the resolved global flags and lazy access to home/config."""
+"""What every verb receives: the resolved global flags and lazy access to the rest.
+
+``ctx.home`` (paths), ``ctx.config`` (validated config.toml, loaded on first use),
+``ctx.target()`` (server URL + decoded API key by precedence), ``ctx.client()``
+(the HTTP client for server commands), ``ctx.render(data)`` (the ``-o`` renderer).
+Nothing heavy is imported until a verb asks for it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cloacinactl.config.home import Home
 
 if TYPE_CHECKING:
-    pass
+    from cloacinactl.cli.http import ApiClient
+    from cloacinactl.config.schema import Config
+    from cloacinactl.config.target import Target
 
 
 @dataclass
@@ -41,5 +52,44 @@ class Ctx:
     def home(self) -> Home:
         return Home.resolve(self.home_flag)
 
+    @cached_property
+    def config(self) -> Config:
+        """The validated ``<home>/config.toml`` (defaults when missing)."""
+        from cloacinactl.config.loader import load_config
+
+        return load_config(self.home)
+
+    def target(self) -> Target:
+        """Server URL and API key: flags, then --profile, then default_profile, else exit 1."""
+        from cloacinactl.config.target import resolve_target
+
+        return resolve_target(
+            self.config, server=self.server, api_key=self.api_key, profile=self.profile
+        )
+
+    def client(self, *, timeout: float | None = None) -> ApiClient:
+        """An authenticated HTTP client for the resolved target and ``--tenant``."""
+        from cloacinactl.cli.http import DEFAULT_TIMEOUT, ApiClient
+
+        target = self.target()
+        return ApiClient(
+            target.server,
+            target.api_key,
+            tenant=self.tenant,
+            timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+        )
+
+    def render(self, data: Any, *, columns: Sequence[str] | None = None) -> None:
+        """Print ``data`` to stdout in the ``-o`` format (table, json, yaml, id)."""
+        from cloacinactl.cli.output import emit
+
+        emit(data, self.output, sys.stdout, no_color=self.no_color, columns=columns)
+
     def setup_logging(self) -> None:
-        """Configure CLI logging (stderr). Filled in by the logging module."""
+        """stderr logging: ``-v`` = debug; else RUST_LOG; else warnings only."""
+        spec = os.environ.get("RUST_LOG", "")
+        if not self.verbose and not spec.strip():
+            return  # the default (warnings to stderr) needs no set-up, and no import
+        from cloacinactl.cli.logging import setup_cli_logging
+
+        setup_cli_logging(verbose=self.verbose, rust_log=spec)
