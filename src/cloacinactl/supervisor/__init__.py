@@ -30,8 +30,24 @@ Child processes (for the worker pool and build runners)
         ``signal_group(pgid, sig)``, ``group_alive(pgid)``, ``kill_group_now(pgid)``.
 
 Running a service
-    ``run_service(config, serve, *, reload=None, status=None, drain=None) -> int``
-        see ``cloacinactl.supervisor.runner``.
+    ``run_service(config, serve, *, reload=None, status=None, drain=None) -> int``:
+        ``config`` is a ``ServiceConfig`` (or a subclass: service, home,
+        log_filter, shutdown_timeout_s, log_retention_days, log_max_bytes,
+        detach); ``await serve(config, task_status=…)`` runs the workload and
+        calls ``task_status.started(meta_dict)`` when truly ready (meta is
+        recorded in the PID file, e.g. ``{"address": "127.0.0.1:8080"}``);
+        ``config.rt`` is the ``Runtime`` (uptime_s, log_sink for
+        ``ChildSpec.log_sink``, set_status, record). ``reload()`` runs on
+        SIGHUP and may return a new ``LogFilter``; ``drain()`` runs on the
+        first SIGINT/SIGTERM, bounded by ``shutdown_timeout_s``.
+    PID files: ``PidFile(path, service).acquire()`` / ``.update(**meta)`` /
+        ``.release()``; ``read_pid_file(path)``, ``find_owner(path) -> (record,
+        owner | None)``, ``lock_held(path)``, ``remove_if_stale(path)``;
+        ``stop_service(pid_path, service, force=False, timeout_s=60)``.
+    Logging: ``ServiceLogging`` (stderr + JSON file, ``set_filter``,
+        ``ingest``), ``LogFile`` (whole-line writer with daily/size rotation),
+        ``install_child_logging(fd, filter, labels)`` for child processes.
+    ``Notifier`` (sd_notify), ``set_title`` (setproctitle).
 """
 
 from __future__ import annotations
@@ -46,6 +62,23 @@ from cloacinactl.supervisor.child import (
     exit_description,
     jitter_free,
 )
+from cloacinactl.supervisor.control import StopResult, kill_descendants, stop_service
+from cloacinactl.supervisor.logfile import LogFile
+from cloacinactl.supervisor.logsetup import (
+    CHILD_LOG_ENV,
+    ServiceLogging,
+    child_log_fd,
+    install_child_logging,
+)
+from cloacinactl.supervisor.notify import Notifier
+from cloacinactl.supervisor.pidfile import (
+    PidFile,
+    PidRecord,
+    find_owner,
+    lock_held,
+    read_pid_file,
+    remove_if_stale,
+)
 from cloacinactl.supervisor.process import (
     group_alive,
     kill_group_now,
@@ -53,23 +86,43 @@ from cloacinactl.supervisor.process import (
     spawn_group,
     terminate_group,
 )
+from cloacinactl.supervisor.runner import Runtime, ServiceConfig, run_service, set_title
 from cloacinactl.supervisor.states import ChildState
 
 __all__ = [
+    "CHILD_LOG_ENV",
     "BackoffPolicy",
     "ChildFatal",
     "ChildSpec",
     "ChildState",
     "ExitEvent",
+    "LogFile",
+    "Notifier",
+    "PidFile",
+    "PidRecord",
     "PreparedStart",
     "RestartPlan",
+    "Runtime",
+    "ServiceConfig",
+    "ServiceLogging",
+    "StopResult",
     "SupervisedChild",
+    "child_log_fd",
     "exit_description",
+    "find_owner",
     "group_alive",
+    "install_child_logging",
     "jitter_free",
+    "kill_descendants",
     "kill_group_now",
+    "lock_held",
     "plan_restart",
+    "read_pid_file",
+    "remove_if_stale",
+    "run_service",
+    "set_title",
     "signal_group",
     "spawn_group",
+    "stop_service",
     "terminate_group",
 ]

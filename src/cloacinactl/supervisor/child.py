@@ -14,13 +14,19 @@ import random
 import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import trio
 from loguru import logger
 
 from cloacinactl.supervisor.backoff import BackoffPolicy, plan_restart
+from cloacinactl.supervisor.logsetup import CHILD_LOG_ENV
 from cloacinactl.supervisor.process import kill_group_now, spawn_group, terminate_group
 from cloacinactl.supervisor.states import ChildState
+
+LogSink = Callable[[bytes, Mapping[str, Any]], None]
+# Output left in a dead generation's pipes is drained for at most this long.
+_DRAIN_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,10 @@ class ChildSpec:
     stdin: int | None = None
     stdout: int | None = None
     stderr: int | None = None
+    # When set, each generation gets a record pipe (fd in CLOACINA_LOG_FD) whose
+    # JSON lines go to log_sink; with capture_output, stdout/stderr lines too.
+    log_sink: LogSink | None = None
+    capture_output: bool = False
 
 
 @dataclass
@@ -195,34 +205,39 @@ class SupervisedChild:
         prepared = self._prepare(generation) if self._prepare is not None else PreparedStart()
         env = dict(self.spec.env) if self.spec.env is not None else dict(os.environ)
         env.update(prepared.env or {})
+        pipes = _Pipes(self.spec, generation, prepared)
         started_at = trio.current_time()
         try:
             proc = await spawn_group(
                 self.spec.argv,
-                env=env,
+                env={**env, **pipes.env},
                 cwd=self.spec.cwd,
-                pass_fds=prepared.pass_fds,
+                pass_fds=[*prepared.pass_fds, *pipes.pass_fds],
                 stdin=self.spec.stdin,
-                stdout=self.spec.stdout,
-                stderr=self.spec.stderr,
+                stdout=pipes.stdout,
+                stderr=pipes.stderr,
             )
         except OSError as exc:
             logger.error("child spawn failed name={} error={}", self.spec.name, exc)
+            pipes.close_all()
             self._set(ChildState.EXITED)
             return ExitEvent(self.spec.name, generation, 0, 127, 0.0, False)
         finally:
+            pipes.close_child_ends()
             if prepared.after_spawn is not None:
                 prepared.after_spawn()
         self.process = proc
         logger.debug(
             "child started name={} generation={} pid={}", self.spec.name, generation, proc.pid
         )
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._become_ready, generation, proc, task_status)
-            returncode = await proc.wait()
-            nursery.cancel_scope.cancel()
-        # Members left in the group of a dead leader are orphans of this generation.
-        kill_group_now(proc.pid)
+        async with trio.open_nursery() as relays:
+            pipes.start_relays(relays)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._become_ready, generation, proc, task_status)
+                returncode = await proc.wait()
+                nursery.cancel_scope.cancel()
+            kill_group_now(proc.pid)
+            relays.cancel_scope.deadline = trio.current_time() + _DRAIN_S
         run_seconds = trio.current_time() - started_at
         requested = self._stop_requested
         event = ExitEvent(self.spec.name, generation, proc.pid, returncode, run_seconds, requested)
@@ -280,3 +295,69 @@ def jitter_free(policy: BackoffPolicy) -> BackoffPolicy:
         fast_crash_s=policy.fast_crash_s,
         max_fast_crashes=policy.max_fast_crashes,
     )
+
+
+class _Pipes:
+    """The log pipes of one generation (only when the spec has a ``log_sink``)."""
+
+    def __init__(self, spec: ChildSpec, generation: int, prepared: PreparedStart) -> None:
+        self.sink = spec.log_sink
+        self.labels = {"child": spec.name, "generation": generation}
+        self.env: dict[str, str] = {}
+        self.pass_fds: list[int] = []
+        self.stdout = spec.stdout
+        self.stderr = spec.stderr
+        self._child_ends: list[int] = []
+        self._ours: list[tuple[int, str]] = []
+        if self.sink is None:
+            return
+        read, write = os.pipe()
+        self._ours.append((read, "record"))
+        self._child_ends.append(write)
+        self.env[CHILD_LOG_ENV] = str(write)
+        self.pass_fds.append(write)
+        if spec.capture_output:
+            for stream in ("stdout", "stderr"):
+                read, write = os.pipe()
+                self._ours.append((read, stream))
+                self._child_ends.append(write)
+                setattr(self, stream, write)
+
+    def close_child_ends(self) -> None:
+        for fd in self._child_ends:
+            os.close(fd)
+        self._child_ends.clear()
+
+    def close_all(self) -> None:
+        self.close_child_ends()
+        for fd, _ in self._ours:
+            os.close(fd)
+        self._ours.clear()
+
+    def start_relays(self, nursery: trio.Nursery) -> None:
+        sink = self.sink
+        if sink is None:
+            return
+        for fd, stream in self._ours:
+            nursery.start_soon(
+                _relay, trio.lowlevel.FdStream(fd), sink, {**self.labels, "stream": stream}
+            )
+        self._ours.clear()
+
+
+async def _relay(stream: trio.lowlevel.FdStream, sink: LogSink, labels: Mapping[str, Any]) -> None:
+    """Forward complete lines from ``stream`` to ``sink`` until EOF."""
+    async with stream:
+        pending = b""
+        while True:
+            chunk = await stream.receive_some(65536)
+            if not chunk:
+                break
+            pending += chunk
+            if b"\n" not in chunk:
+                continue
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                sink(line, labels)
+        if pending:
+            sink(pending, labels)

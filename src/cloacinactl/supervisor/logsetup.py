@@ -1,0 +1,159 @@
+"""Dual logging for a service: human lines on stderr, JSON lines in the log file.
+
+``ServiceLogging`` installs two loguru sinks that share one live
+``LogFilter`` (RUST_LOG / ``-v`` / ``[daemon] log_level``); ``set_filter``
+changes the level at once (SIGHUP). Children never write the file: their
+records arrive as JSON lines (``ingest``) and the supervisor writes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from loguru import logger
+
+from cloacinactl.config.logfilter import LEVEL_NAMES, LEVELS, LogFilter
+from cloacinactl.supervisor.logfile import LogFile
+
+HUMAN_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} {name}: {message}"
+
+
+def record_json(record: Mapping[str, Any], service: str) -> str:
+    """One loguru record as a compact JSON object (no trailing newline)."""
+    out: dict[str, Any] = {
+        "ts": record["time"].isoformat(timespec="milliseconds"),
+        "level": record["level"].name,
+        "logger": record["name"],
+        "message": record["message"],
+        "service": service,
+        "pid": record["process"].id,
+    }
+    extra = record.get("extra") or {}
+    for key, value in extra.items():
+        out.setdefault(key, value)
+    exc = record.get("exception")
+    if exc is not None and exc.type is not None:
+        out["error"] = f"{exc.type.__name__}: {exc.value}"
+    return json.dumps(out, default=str, separators=(",", ":"))
+
+
+def level_of(name: object) -> int:
+    """A record's level number from its name; unknown names count as INFO."""
+    if isinstance(name, str):
+        return LEVELS.get(name.lower(), 20)
+    return 20
+
+
+class ServiceLogging:
+    """Owns the loguru sinks of one service process."""
+
+    def __init__(
+        self,
+        service: str,
+        log_path: Path,
+        log_filter: LogFilter,
+        *,
+        stderr: TextIO | None = sys.stderr,
+        retention_days: int = 7,
+        max_bytes: int | None = None,
+    ) -> None:
+        self.service = service
+        self.filter = log_filter
+        self.file = LogFile(log_path, retention_days=retention_days, max_bytes=max_bytes)
+        self._stderr = stderr
+        self._ids: list[int] = []
+
+    def install(self) -> None:
+        """Replace loguru's handlers with ours."""
+        logger.remove()
+        logger.configure(extra={})
+        if self._stderr is not None:
+            self._ids.append(
+                logger.add(
+                    self._stderr,
+                    level=0,
+                    format=HUMAN_FORMAT,
+                    filter=self._passes,
+                    colorize=False,
+                )
+            )
+        self._ids.append(logger.add(self._write_record, level=0, filter=self._passes))
+
+    def _passes(self, record: Any) -> bool:
+        return self.filter.enabled(record["name"] or "", record["level"].no, record["message"])
+
+    def _write_record(self, message: Any) -> None:
+        self.file.write_line(record_json(message.record, self.service))
+
+    def set_filter(self, log_filter: LogFilter) -> None:
+        """Apply a new filter to both sinks immediately."""
+        self.filter = log_filter
+        logger.info("log filter changed level={}", LEVEL_NAMES.get(log_filter.default, "?"))
+
+    def ingest(self, line: bytes, labels: Mapping[str, Any]) -> None:
+        """Write one record that a child sent (a JSON object or a plain text line)."""
+        text = line.decode("utf-8", "replace").rstrip("\r\n")
+        record: dict[str, Any] = {"level": "INFO", "message": text, "logger": "child"}
+        if labels.get("stream") == "record":
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                record = parsed
+        level = level_of(record.get("level"))
+        name = str(record.get("logger") or "child")
+        message = str(record.get("message", ""))
+        if not self.filter.enabled(name, level, message):
+            return
+        record.setdefault("ts", dt.datetime.now().astimezone().isoformat(timespec="milliseconds"))
+        record.setdefault("service", self.service)
+        for key, value in labels.items():
+            record.setdefault(key, value)
+        self.file.write_line(json.dumps(record, default=str, separators=(",", ":")))
+        if self._stderr is not None:
+            extra = " ".join(f"{k}={v}" for k, v in labels.items())
+            self._stderr.write(
+                f"{record['ts'][:23].replace('T', ' ')} "
+                f"{LEVEL_NAMES.get(level, 'INFO'): <7} {name}: {message} {extra}\n"
+            )
+
+    def close(self) -> None:
+        for sink_id in self._ids:
+            with contextlib.suppress(ValueError):
+                logger.remove(sink_id)
+        self._ids.clear()
+        self.file.close()
+
+
+def child_log_fd(env: Mapping[str, str] = os.environ) -> int | None:
+    """The record pipe a supervisor gave this child (``CLOACINA_LOG_FD``), if any."""
+    raw = env.get(CHILD_LOG_ENV)
+    return int(raw) if raw and raw.isdigit() else None
+
+
+CHILD_LOG_ENV = "CLOACINA_LOG_FD"
+
+
+def install_child_logging(fd: int, log_filter: LogFilter, labels: Mapping[str, Any]) -> None:
+    """In a child: send loguru records as JSON lines down ``fd`` to the supervisor."""
+    stream = os.fdopen(fd, "w", buffering=1, encoding="utf-8", closefd=False)
+
+    def sink(message: Any) -> None:
+        record = json.loads(record_json(message.record, str(labels.get("service", ""))))
+        record.update(labels)
+        stream.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
+
+    logger.remove()
+    logger.add(
+        sink,
+        level=0,
+        filter=lambda r: log_filter.enabled(r["name"] or "", r["level"].no, r["message"]),
+    )
