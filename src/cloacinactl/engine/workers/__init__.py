@@ -1,0 +1,75 @@
+"""Worker processes that run task code, import packages and poll triggers (design §2).
+
+Public API:
+
+- ``WorkerPool(size=None, *, service="cloacina", python=None, grace_s=5.0,
+  start_timeout_s=30.0, backoff=WORKER_BACKOFF, fatal_cooldown_s=10.0,
+  output_limit=1 MiB, env=None)`` with ``serve(*, task_status)``, ``stop()``,
+  ``run_task(TaskRequest) -> TaskResult``, ``load(source, *, timeout) -> LoadResult``,
+  ``poll_trigger(source, trigger, *, function=None, timeout=None) -> TriggerPoll``,
+  ``stats() -> dict``.
+- Sources: ``ModuleSource(module, sys_path=())``, ``PackageSource(package_id, root,
+  manifest)``.
+- Results: ``TaskRequest``, ``TaskResult``, ``LoadResult``, ``TriggerPoll``, ``Output``,
+  ``TaskError`` (``kind``: exception, bad_return, not_json, bad_input, not_found,
+  load_failed, timeout, crashed, cancelled, protocol).
+- ``TaskHandle``: what a task receives as its ``handle``/``task_handle`` argument.
+- ``PoolClosed``: raised by calls on a stopped pool.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .calling import TaskHandle
+    from .core import WORKER_BACKOFF, PoolClosed
+    from .outcome import TaskError
+    from .pool import WorkerPool
+    from .results import LoadResult, Output, TaskRequest, TaskResult, TriggerPoll
+    from .sources import ModuleSource, PackageSource, Source, source_from_dict
+
+# Lazy exports: the worker program (``-m cloacinactl.engine.workers.child``)
+# imports this package first and must not pay for trio and the supervisor.
+_EXPORTS = {
+    "TaskHandle": "calling",
+    "WORKER_BACKOFF": "core",
+    "PoolClosed": "core",
+    "TaskError": "outcome",
+    "WorkerPool": "pool",
+    "LoadResult": "results",
+    "Output": "results",
+    "TaskRequest": "results",
+    "TaskResult": "results",
+    "TriggerPoll": "results",
+    "ModuleSource": "sources",
+    "PackageSource": "sources",
+    "Source": "sources",
+    "source_from_dict": "sources",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+__all__ = [
+    "WORKER_BACKOFF",
+    "LoadResult",
+    "ModuleSource",
+    "Output",
+    "PackageSource",
+    "PoolClosed",
+    "Source",
+    "TaskError",
+    "TaskHandle",
+    "TaskRequest",
+    "TaskResult",
+    "TriggerPoll",
+    "WorkerPool",
+    "source_from_dict",
+]

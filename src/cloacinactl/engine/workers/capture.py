@@ -1,0 +1,164 @@
+"""Output capture inside a worker: file descriptors 1 and 2, and logging.
+
+The worker points fds 1 and 2 at files of its own for its whole life, so
+everything a task writes — ``print``, C extensions writing to fd 1, a
+subprocess it starts, ``os.write(2, …)`` — lands there. Logging records go as
+JSON lines to a third file. Each operation truncates the files first and reads
+them back last. Because the files are named after the worker's PID in a folder
+the pool owns, the pool can still read what a task wrote when the worker
+crashed or was killed mid-task (see ``read_capture``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+STREAMS = ("stdout", "stderr", "logs")
+TRUNCATION_MARK = "[... {n} bytes truncated ...]\n"
+
+
+def capture_paths(directory: Path, pid: int) -> dict[str, Path]:
+    """Files a worker with ``pid`` writes its captured output to."""
+    return {name: directory / f"{pid}.{name}" for name in STREAMS}
+
+
+@dataclass
+class Captured:
+    """What one operation wrote."""
+
+    stdout: str = ""
+    stderr: str = ""
+    logs: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form."""
+        return {"stdout": self.stdout, "stderr": self.stderr, "logs": self.logs}
+
+
+def read_tail(path: Path, limit: int) -> str:
+    """The last ``limit`` bytes of a file as text, with a truncation mark."""
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            start = max(0, size - limit)
+            f.seek(start)
+            data = f.read(limit)
+    except FileNotFoundError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    return TRUNCATION_MARK.format(n=start) + text if start else text
+
+
+def parse_log_lines(text: str) -> list[dict[str, Any]]:
+    """Parse JSON-lines log records; a torn or foreign line becomes a raw record."""
+    records: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            record = None
+        if not isinstance(record, dict):
+            record = {"level": "INFO", "logger": "", "message": line, "time": None}
+        records.append(record)
+    return records
+
+
+def read_capture(directory: Path, pid: int, limit: int) -> Captured:
+    """Read back what worker ``pid`` captured (used by the pool after a crash)."""
+    paths = capture_paths(directory, pid)
+    return Captured(
+        stdout=read_tail(paths["stdout"], limit),
+        stderr=read_tail(paths["stderr"], limit),
+        logs=parse_log_lines(read_tail(paths["logs"], limit)),
+    )
+
+
+def remove_capture(directory: Path, pid: int) -> None:
+    """Delete the capture files of worker ``pid``."""
+    for path in capture_paths(directory, pid).values():
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+class JsonLinesHandler(logging.Handler):
+    """Write each record as one JSON line to a file descriptor (unbuffered)."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(logging.NOTSET)
+        self._fd = fd
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            entry: dict[str, Any] = {
+                "time": record.created,
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+            if record.exc_info:
+                entry["exc"] = "".join(traceback.format_exception(*record.exc_info))
+            os.write(self._fd, (json.dumps(entry, default=str) + "\n").encode())
+        except Exception:
+            self.handleError(record)
+
+
+def _flush_c_stdio() -> None:
+    """Flush C-level stdio buffers so output of C extensions is not held back."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None).fflush(None)
+
+
+class Capture:
+    """The worker's side: owns fds 1/2 and the log file for the process's life."""
+
+    def __init__(self, directory: Path, pid: int, limit: int) -> None:
+        self.limit = limit
+        self.paths = capture_paths(directory, pid)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+        self._fds = {name: os.open(path, flags, 0o600) for name, path in self.paths.items()}
+        os.dup2(self._fds["stdout"], 1)
+        os.dup2(self._fds["stderr"], 2)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(AttributeError, ValueError):
+                stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        root.addHandler(JsonLinesHandler(self._fds["logs"]))
+        root.setLevel(logging.INFO)
+
+    def begin(self) -> None:
+        """Start a fresh capture for one operation."""
+        self._flush()
+        for name in STREAMS:
+            os.ftruncate(self._fds[name], 0)
+        for fd in (1, 2):
+            # fds 1/2 are separate descriptions only if a task re-opened them; re-point them.
+            os.dup2(self._fds["stdout" if fd == 1 else "stderr"], fd)
+
+    def end(self) -> Captured:
+        """Finish the operation's capture and return what was written."""
+        self._flush()
+        return Captured(
+            stdout=read_tail(self.paths["stdout"], self.limit),
+            stderr=read_tail(self.paths["stderr"], self.limit),
+            logs=parse_log_lines(read_tail(self.paths["logs"], self.limit)),
+        )
+
+    @staticmethod
+    def _flush() -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        _flush_c_stdio()

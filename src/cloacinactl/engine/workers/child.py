@@ -1,0 +1,192 @@
+"""The worker program: ``python -m cloacinactl.engine.workers.child --fd N ...``.
+
+A plain synchronous loop (no trio here, to start fast): read a request frame
+from the private socket, serve it, write the response frame. Task output goes
+to capture files (see ``capture.py``), never to the socket. The worker ignores
+SIGINT (the supervisor decides when it stops), sets its process title
+(``cloacina-daemon: worker 3``) and exits when the socket closes or when its
+parent process goes away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import protocol
+from .calling import TaskHandle, call_task, call_trigger
+from .capture import Capture
+from .loader import NotFound, SourceCache
+from .outcome import TaskError, error_from_exception
+from .sources import source_from_dict
+
+FD_ENV = protocol.FD_ENV
+DEFAULT_OUTPUT_LIMIT = protocol.DEFAULT_OUTPUT_LIMIT
+
+
+class Worker:
+    """Serves requests against one cache of loaded sources."""
+
+    def __init__(self, index: int, capture: Capture) -> None:
+        self.index = index
+        self.capture = capture
+        self.cache = SourceCache()
+
+    def handle(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Serve one request; user-code failures are results, not exceptions."""
+        if op == "ping":
+            return {
+                "pid": os.getpid(),
+                "index": self.index,
+                "protocol": protocol.PROTOCOL_VERSION,
+                "sources": self.cache.ids(),
+            }
+        source = source_from_dict(args.get("source"))
+        self.capture.begin()
+        started = time.perf_counter()
+        try:
+            result = self._serve(op, source, args)
+        finally:
+            captured = self.capture.end()
+        result.update(captured.to_dict())
+        result["duration_s"] = time.perf_counter() - started
+        return result
+
+    def _serve(self, op: str, source: Any, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            loaded, cached = self.cache.get(source)
+        except (Exception, SystemExit) as exc:
+            failure = error_from_exception("load_failed", exc, f"importing {source.source_id}")
+            return {"status": "failed", "error": failure.to_dict(), "source_id": source.source_id}
+        base = {"source_id": source.source_id, "cached": cached}
+        if op == "load":
+            return {**base, "status": "loaded", "description": loaded.description, "error": None}
+        function_ref = args.get("function")
+        if function_ref is not None and not isinstance(function_ref, str):
+            raise ValueError("'function' must be a string 'module:qualname' or 'qualname'")
+        if op == "run_task":
+            handle = TaskHandle(
+                execution_id=str(args.get("execution_id", "")),
+                workflow=str(args["workflow"]),
+                task_id=str(args["task_id"]),
+                attempt=int(args.get("attempt", 1)),
+                worker=self.index,
+            )
+            try:
+                function = loaded.task_function(handle.workflow, handle.task_id, function_ref)
+            except (NotFound, ImportError) as exc:
+                return {**base, "status": "failed", "output": None, "error": _not_found(exc)}
+            output, error = call_task(function, args.get("context", {}), handle)
+            status = "completed" if error is None else "failed"
+            return {
+                **base,
+                "status": status,
+                "output": output,
+                "error": None if error is None else error.to_dict(),
+            }
+        name = str(args["trigger"])
+        try:
+            function = loaded.trigger_function(name, function_ref)
+        except (NotFound, ImportError) as exc:
+            return {
+                **base,
+                "status": "failed",
+                "fire": False,
+                "context": None,
+                "error": _not_found(exc),
+            }
+        poll, error = call_trigger(function, name)
+        if error is not None or poll is None:
+            return {
+                **base,
+                "status": "failed",
+                "fire": False,
+                "context": None,
+                "error": None if error is None else error.to_dict(),
+            }
+        return {**base, "status": "ok", **poll, "error": None}
+
+
+def _not_found(exc: BaseException) -> dict[str, Any]:
+    return TaskError("not_found", str(exc), exc_type=type(exc).__name__).to_dict()
+
+
+def serve_socket(sock: socket.socket, worker: Worker) -> None:
+    """The request loop; returns when the peer closes the socket."""
+    decoder = protocol.FrameDecoder()
+    while True:
+        data = sock.recv(1 << 20)
+        if not data:
+            return
+        for message in decoder.feed(data):
+            sock.sendall(protocol.encode_frame(_respond(worker, message)))
+
+
+def _respond(worker: Worker, message: dict[str, Any]) -> dict[str, Any]:
+    request_id = message.get("id", -1)
+    try:
+        request_id, op, args = protocol.check_request(message)
+        return protocol.ok_response(request_id, worker.handle(op, args))
+    except (protocol.ProtocolError, ValueError, KeyError, TypeError) as exc:
+        return protocol.error_response(
+            request_id if isinstance(request_id, int) else -1, type(exc).__name__, str(exc)
+        )
+
+
+def _watch_parent(parent: int, interval: float) -> None:
+    """Exit when the parent dies (a busy worker does not read its socket)."""
+    while True:
+        time.sleep(interval)
+        if os.getppid() != parent:
+            os._exit(70)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The worker's command line."""
+    parser = argparse.ArgumentParser(prog="cloacina-worker", description=__doc__)
+    parser.add_argument("--fd", type=int, default=None, help="the private socket's fd")
+    parser.add_argument("--index", type=int, default=0, help="worker number (for the title)")
+    parser.add_argument("--title", default="cloacina", help="service name for the title")
+    parser.add_argument("--capture-dir", type=Path, required=True)
+    parser.add_argument("--output-limit", type=int, default=DEFAULT_OUTPUT_LIMIT)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one worker until its socket closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    args = parse_args(argv)
+    fd = args.fd if args.fd is not None else int(os.environ.get(FD_ENV, "-1"))
+    if fd < 0:
+        print("cloacina worker: no socket fd (--fd or CLOACINA_WORKER_FD)", file=sys.stderr)
+        return 2
+    try:
+        import setproctitle
+
+        setproctitle.setproctitle(f"{args.title}: worker {args.index}")
+    except ImportError:
+        pass
+    sock = socket.socket(fileno=fd)
+    sock.set_inheritable(False)
+    parent = os.getppid()
+    threading.Thread(target=_watch_parent, args=(parent, 0.5), daemon=True).start()
+    worker = Worker(args.index, Capture(args.capture_dir, os.getpid(), args.output_limit))
+    try:
+        serve_socket(sock, worker)
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        sock.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,451 @@
+"""The worker pool's engine (trio): N supervised worker processes, fair dispatch.
+
+Each worker is a ``cloacinactl.supervisor.SupervisedChild``. Before every
+(re)start the pool makes a fresh socketpair and passes one end to the child
+(``CLOACINA_WORKER_FD``); a generation counts as ready once it answered
+``ping``. A call takes an idle worker (FIFO for queued callers, affinity to a
+worker that already imported the source when several are idle), sends one
+request and waits for the answer, the call's timeout, or the worker's exit:
+
+- timeout: the worker's whole process group is killed; the supervisor starts a
+  replacement; the call fails with kind ``timeout``;
+- exit/crash: the call fails with kind ``crashed`` naming the exit code or
+  signal; output the task wrote before dying is still returned;
+- caller cancelled: the worker is killed (it would still be running the call)
+  and replaced; ``Cancelled`` propagates.
+
+A worker slot that the supervisor gives up on (FATAL after repeated fast
+crashes) is started afresh after ``fatal_cooldown_s``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+from loguru import logger
+
+from cloacinactl.errors import CloacinaError
+from cloacinactl.supervisor import (
+    BackoffPolicy,
+    ChildSpec,
+    ExitEvent,
+    PreparedStart,
+    SupervisedChild,
+    exit_description,
+    kill_group_now,
+)
+
+from .capture import read_capture, remove_capture
+from .connection import Connection, WorkerGone
+from .dispatch import WorkerView, choose_worker
+from .outcome import TaskError
+from .protocol import DEFAULT_OUTPUT_LIMIT, FD_ENV, ProtocolError
+
+# Workers crash on purpose (a task calling os._exit is one failed attempt, not
+# a broken worker), so the pool tolerates more fast crashes than the default.
+WORKER_BACKOFF = BackoffPolicy(initial_s=0.05, max_s=2.0, fast_crash_s=0.5, max_fast_crashes=20)
+
+
+class PoolClosed(CloacinaError):
+    """The pool is stopped (or every worker gave up); no call can run."""
+
+
+@dataclass
+class _Call:
+    generation: int
+    pid: int
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    exit: ExitEvent | None = None
+    exited: trio.Event = field(default_factory=trio.Event)
+
+
+@dataclass
+class _Waiter:
+    source_id: str | None
+    event: trio.Event = field(default_factory=trio.Event)
+    slot: _Slot | None = None
+    failure: BaseException | None = None
+
+
+@dataclass
+class _Slot:
+    index: int
+    child: SupervisedChild | None = None
+    conn: Connection | None = None
+    generation: int = 0
+    pid: int | None = None
+    ready: bool = False
+    busy: bool = False
+    sources: set[str] = field(default_factory=set)
+    idle_since: int = 0
+    call: _Call | None = None
+    pending: dict[int, Connection] = field(default_factory=dict)
+    fatal_restarts: int = 0
+
+
+@dataclass(frozen=True)
+class RawReply:
+    """A worker's reply to one call, or why there is none."""
+
+    result: dict[str, Any] | None
+    error: TaskError | None
+    captured: dict[str, Any]
+    worker: int
+    pid: int
+
+
+class PoolCore:
+    """Worker processes and raw calls; ``WorkerPool`` adds the typed operations."""
+
+    def __init__(
+        self,
+        size: int | None = None,
+        *,
+        service: str = "cloacina",
+        python: str | None = None,
+        grace_s: float = 5.0,
+        start_timeout_s: float = 30.0,
+        backoff: BackoffPolicy = WORKER_BACKOFF,
+        fatal_cooldown_s: float = 10.0,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.size = size if size is not None else (os.cpu_count() or 1)
+        if self.size < 1:
+            raise CloacinaError(f"worker pool size must be at least 1, got {self.size}")
+        self.service = service
+        self.python = python or sys.executable
+        self.grace_s = grace_s
+        self.start_timeout_s = start_timeout_s
+        self.backoff = backoff
+        self.fatal_cooldown_s = fatal_cooldown_s
+        self.output_limit = output_limit
+        self.env = env
+        self._slots = [_Slot(index=i + 1) for i in range(self.size)]
+        self._waiters: deque[_Waiter] = deque()
+        self._tick = 0
+        self._capture_dir: Path | None = None
+        self._closed = False
+        self._stop = trio.Event()
+        self._stopped = trio.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start every worker; ready once all answered ``ping``; run until stopped."""
+        self._capture_dir = Path(tempfile.mkdtemp(prefix="cloacina-workers-"))
+        try:
+            async with trio.open_nursery() as nursery:
+                async with trio.open_nursery() as starters:
+                    for slot in self._slots:
+                        starters.start_soon(nursery.start, self._run_slot, slot)
+                logger.info("worker pool ready size={} service={}", self.size, self.service)
+                task_status.started()
+                await self._stop.wait()
+                with trio.move_on_after(self.grace_s):
+                    while any(slot.busy for slot in self._slots):
+                        await trio.sleep(0.01)
+                self._close("the worker pool stopped")
+                for slot in self._slots:
+                    if slot.child is not None:
+                        nursery.start_soon(slot.child.stop)
+        finally:
+            self._close("the worker pool stopped")
+            shutil.rmtree(self._capture_dir, ignore_errors=True)
+            self._stopped.set()
+
+    async def stop(self) -> None:
+        """Stop taking calls, let running ones finish for ``grace_s``, stop every worker."""
+        self._stop.set()
+        await self._stopped.wait()
+
+    def stats(self) -> dict[str, Any]:
+        """Workers, ready, busy, queued callers, restarts and per-worker states."""
+        states: dict[str, int] = {}
+        workers = []
+        for slot in self._slots:
+            state = slot.child.state.value if slot.child is not None else "STOPPED"
+            states[state] = states.get(state, 0) + 1
+            workers.append(
+                {
+                    "index": slot.index,
+                    "pid": slot.pid if slot.ready else None,
+                    "state": state,
+                    "generation": slot.generation,
+                    "busy": slot.busy,
+                    "sources": sorted(slot.sources),
+                }
+            )
+        return {
+            "workers": self.size,
+            "ready": sum(1 for s in self._slots if s.ready),
+            "busy": sum(1 for s in self._slots if s.busy),
+            "queued": len(self._waiters),
+            "restarts": sum(
+                (s.child.restarts if s.child is not None else 0) + s.fatal_restarts
+                for s in self._slots
+            ),
+            "states": states,
+            "per_worker": workers,
+        }
+
+    def _close(self, reason: str) -> None:
+        self._closed = True
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            waiter.failure = PoolClosed(reason)
+            waiter.event.set()
+
+    def _spec(self, slot: _Slot) -> ChildSpec:
+        assert self._capture_dir is not None
+        argv = [
+            self.python,
+            "-m",
+            "cloacinactl.engine.workers.child",
+            "--index",
+            str(slot.index),
+            "--title",
+            self.service,
+            "--capture-dir",
+            str(self._capture_dir),
+            "--output-limit",
+            str(self.output_limit),
+        ]
+        return ChildSpec(
+            name=f"worker {slot.index}",
+            argv=argv,
+            env=self.env,
+            grace_s=self.grace_s,
+            backoff=self.backoff,
+            stdin=subprocess.DEVNULL,
+        )
+
+    async def _run_slot(
+        self, slot: _Slot, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        first = True
+        while not self._closed:
+            child = SupervisedChild(
+                self._spec(slot),
+                prepare=lambda generation: self._prepare(slot, generation),
+                started=lambda generation, proc: self._started(slot, generation, proc),
+                exited=lambda event: self._exited(slot, event),
+            )
+            slot.child = child
+            if first:
+                await child.run(task_status=task_status)
+                first = False
+            else:
+                slot.fatal_restarts += 1
+                await child.run()
+            if self._closed:
+                return
+            logger.error(
+                "worker gave up; starting it afresh index={} cooldown_s={}",
+                slot.index,
+                self.fatal_cooldown_s,
+            )
+            await trio.sleep(self.fatal_cooldown_s)
+
+    # ------------------------------------------------------------------ supervisor hooks
+
+    def _prepare(self, slot: _Slot, generation: int) -> PreparedStart:
+        parent, child = socket.socketpair()
+        slot.pending[generation] = Connection(parent)
+        return PreparedStart(
+            pass_fds=(child.fileno(),),
+            env={FD_ENV: str(child.fileno())},
+            after_spawn=child.close,
+        )
+
+    async def _started(self, slot: _Slot, generation: int, process: trio.Process) -> None:
+        conn = slot.pending.pop(generation)
+        try:
+            with trio.fail_after(self.start_timeout_s):
+                reply = await conn.request("ping", {})
+        except BaseException:
+            conn.close()
+            raise
+        if reply.get("pid") != process.pid:
+            conn.close()
+            raise ProtocolError(f"worker answered ping with pid {reply.get('pid')!r}")
+        slot.conn = conn
+        slot.generation = generation
+        slot.pid = process.pid
+        slot.sources = set()
+        slot.ready = True
+        logger.debug(
+            "worker ready index={} pid={} generation={}", slot.index, process.pid, generation
+        )
+        if not slot.busy:
+            self._make_available(slot)
+
+    def _exited(self, slot: _Slot, event: ExitEvent) -> None:
+        leftover = slot.pending.pop(event.generation, None)
+        if leftover is not None:
+            leftover.close()
+        if event.generation != slot.generation:
+            return
+        slot.ready = False
+        slot.sources = set()
+        if slot.conn is not None:
+            slot.conn.close()
+            slot.conn = None
+        call = slot.call
+        if call is not None and call.generation == event.generation:
+            call.exit = event
+            call.exited.set()
+            call.scope.cancel()
+        elif self._capture_dir is not None:
+            remove_capture(self._capture_dir, event.pid)
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _make_available(self, slot: _Slot) -> None:
+        if self._waiters:
+            waiter = self._waiters.popleft()
+            slot.busy = True
+            waiter.slot = slot
+            waiter.event.set()
+            return
+        self._tick += 1
+        slot.idle_since = self._tick
+
+    def _release(self, slot: _Slot) -> None:
+        slot.busy = False
+        if slot.ready:
+            self._make_available(slot)
+
+    async def _acquire(self, source_id: str | None) -> _Slot:
+        if self._closed:
+            raise PoolClosed("the worker pool is stopped")
+        if not self._waiters:
+            idle = [s for s in self._slots if s.ready and not s.busy]
+            if idle:
+                views = [WorkerView(s.index, s.sources, s.idle_since) for s in idle]
+                chosen = choose_worker(views, source_id)
+                slot = next(s for s in idle if s.index == chosen)
+                slot.busy = True
+                return slot
+        waiter = _Waiter(source_id)
+        self._waiters.append(waiter)
+        try:
+            await waiter.event.wait()
+        except BaseException:
+            if waiter.slot is not None:
+                self._release(waiter.slot)
+            else:
+                self._waiters.remove(waiter)
+            raise
+        if waiter.failure is not None:
+            raise waiter.failure
+        assert waiter.slot is not None
+        return waiter.slot
+
+    async def call(
+        self, op: str, args: dict[str, Any], *, source_id: str | None, timeout: float | None
+    ) -> RawReply:
+        """Run one request on a worker (low level; ``WorkerPool`` has the typed calls)."""
+        slot = await self._acquire(source_id)
+        try:
+            reply = await self._call_on(slot, op, args, timeout)
+        finally:
+            self._release(slot)
+        if reply.result is not None and source_id is not None:
+            error = reply.result.get("error") or {}
+            if error.get("kind") != "load_failed":
+                slot.sources.add(source_id)
+        return reply
+
+    async def _call_on(
+        self, slot: _Slot, op: str, args: dict[str, Any], timeout: float | None
+    ) -> RawReply:
+        assert slot.conn is not None and slot.pid is not None
+        call = _Call(generation=slot.generation, pid=slot.pid)
+        slot.call = call
+        result: dict[str, Any] | None = None
+        failure: str | None = None
+        timed_out = False
+        try:
+            with call.scope:
+                deadline = math.inf if timeout is None else trio.current_time() + timeout
+                with trio.move_on_at(deadline) as timeout_scope:
+                    try:
+                        result = await slot.conn.request(op, args)
+                    except WorkerGone:
+                        pass
+                    except ProtocolError as exc:
+                        failure = str(exc)
+                timed_out = timeout_scope.cancelled_caught
+        finally:
+            if result is None:
+                # The worker is mid-call or broken: it cannot serve anyone else.
+                kill_group_now(call.pid)
+        if result is not None:
+            slot.call = None
+            return RawReply(result, None, result, slot.index, call.pid)
+        try:
+            with trio.move_on_after(self.grace_s + 5.0):
+                await call.exited.wait()
+        finally:
+            slot.call = None
+        captured = await self._read_capture(call.pid)
+        error = self._failure_error(slot, call, op, timeout, timed_out, failure)
+        return RawReply(None, error, captured, slot.index, call.pid)
+
+    async def _read_capture(self, pid: int) -> dict[str, Any]:
+        directory = self._capture_dir
+        if directory is None:
+            return {}
+        captured = await trio.to_thread.run_sync(read_capture, directory, pid, self.output_limit)
+        remove_capture(directory, pid)
+        return captured.to_dict()
+
+    def _failure_error(
+        self,
+        slot: _Slot,
+        call: _Call,
+        op: str,
+        timeout: float | None,
+        timed_out: bool,
+        failure: str | None,
+    ) -> TaskError:
+        event = call.exit
+        code = signum = None
+        how = "did not exit"
+        if event is not None:
+            how = exit_description(event.returncode)
+            if event.returncode < 0:
+                signum = -event.returncode
+            else:
+                code = event.returncode
+        who = f"worker {slot.index} (pid {call.pid})"
+        if timed_out:
+            return TaskError(
+                "timeout",
+                f"{op} did not finish within {timeout:g} s; {who} was killed and replaced",
+                transient=True,
+                exit_code=code,
+                signal=signum,
+            )
+        if failure is not None:
+            return TaskError("protocol", f"{who}: {failure}; it was killed and replaced")
+        if event is not None and event.requested:
+            return TaskError("cancelled", f"the worker pool stopped during {op} ({who} {how})")
+        return TaskError(
+            "crashed",
+            f"{who} died during {op}: {how}",
+            exit_code=code,
+            signal=signum,
+        )

@@ -1,0 +1,152 @@
+"""Loading code sources inside a worker, once each, and finding callables in them.
+
+Runs in the worker process only (it imports user code). A module source is
+imported with its ``sys_path`` first on the import path; a package source is
+imported by the packages layer's ``import_package``, which returns a
+collection holding the live task and trigger callables. Loaded sources are
+cached by ``source_id`` for the worker's life, so a workflow's code is
+imported once per worker and reused by every later task.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .sources import ModuleSource, PackageSource, Source
+
+
+class NotFound(LookupError):
+    """The requested task or trigger does not exist in the loaded source."""
+
+
+@dataclass
+class LoadedSource:
+    """One imported source: its description and how to find callables in it."""
+
+    source: Source
+    description: dict[str, Any]
+    module: ModuleType | None = None
+    collection: Any = None
+
+    def task_function(
+        self, workflow: str, task_id: str, function: str | None
+    ) -> Callable[..., Any]:
+        """The callable of ``task_id`` in ``workflow``."""
+        if self.collection is not None:
+            try:
+                return _as_callable(self.collection.task_function(workflow, task_id), task_id)
+            except (KeyError, LookupError) as exc:
+                if function is None:
+                    raise NotFound(
+                        f"task {task_id!r} of workflow {workflow!r} is not in "
+                        f"{self.source.source_id}"
+                    ) from exc
+        return self._by_reference(function or task_id, f"task {task_id!r}")
+
+    def trigger_function(self, name: str, function: str | None) -> Callable[..., Any]:
+        """The poll function of trigger ``name``."""
+        if self.collection is not None:
+            try:
+                return _as_callable(self.collection.trigger_function(name), name)
+            except (KeyError, LookupError) as exc:
+                if function is None:
+                    raise NotFound(f"trigger {name!r} is not in {self.source.source_id}") from exc
+        return self._by_reference(function or name, f"trigger {name!r}")
+
+    def _by_reference(self, reference: str, what: str) -> Callable[..., Any]:
+        module_name, _, qualname = reference.rpartition(":")
+        if module_name:
+            module = importlib.import_module(module_name)
+        elif self.module is not None:
+            module = self.module
+        else:
+            raise NotFound(f"{what} has no code reference in {self.source.source_id}")
+        target: Any = module
+        for part in qualname.split("."):
+            if part == "<locals>" or not hasattr(target, part):
+                raise NotFound(
+                    f"{what}: {module.__name__} has no attribute {qualname!r} "
+                    f"(in {self.source.source_id})"
+                )
+            target = getattr(target, part)
+        return _as_callable(target, qualname)
+
+
+def _as_callable(obj: Any, name: str) -> Callable[..., Any]:
+    if not callable(obj):
+        raise NotFound(f"{name!r} is a {type(obj).__name__}, not a callable")
+    return obj  # type: ignore[no-any-return]
+
+
+def _prepend_sys_path(entries: tuple[str, ...] | list[str]) -> None:
+    for entry in reversed(list(entries)):
+        if entry in sys.path:
+            sys.path.remove(entry)
+        sys.path.insert(0, entry)
+
+
+def load_module_source(source: ModuleSource) -> LoadedSource:
+    """Import a plain module source."""
+    _prepend_sys_path(source.sys_path)
+    importlib.invalidate_caches()
+    module = importlib.import_module(source.module)
+    description = {
+        "kind": "module",
+        "source_id": source.source_id,
+        "module": source.module,
+        "file": getattr(module, "__file__", None),
+    }
+    return LoadedSource(source, description, module=module)
+
+
+def load_package_source(source: PackageSource) -> LoadedSource:
+    """Import a package source through the packages layer's importer."""
+    # Imported here: the importer runs user code and only workers need it.
+    from cloacinactl.packages.importer import import_package
+    from cloacinactl.packages.manifest import Manifest
+
+    manifest = Manifest.from_dict(source.manifest)
+    collection, description = import_package(Path(source.root), manifest)
+    described = _describe(description)
+    described.setdefault("source_id", source.source_id)
+    return LoadedSource(source, described, collection=collection)
+
+
+def _describe(description: Any) -> dict[str, Any]:
+    if isinstance(description, dict):
+        return dict(description)
+    to_dict = getattr(description, "to_dict", None)
+    if callable(to_dict):
+        result = to_dict()
+        if isinstance(result, dict):
+            return result
+    raise TypeError(f"package description of type {type(description).__name__} is not a dict")
+
+
+class SourceCache:
+    """Every source this worker has loaded, by id."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, LoadedSource] = {}
+
+    def ids(self) -> list[str]:
+        """Ids of the loaded sources."""
+        return list(self._loaded)
+
+    def get(self, source: Source) -> tuple[LoadedSource, bool]:
+        """The loaded source (importing it on first use) and whether it was cached."""
+        cached = self._loaded.get(source.source_id)
+        if cached is not None:
+            return cached, True
+        if isinstance(source, ModuleSource):
+            loaded = load_module_source(source)
+        else:
+            loaded = load_package_source(source)
+        self._loaded[source.source_id] = loaded
+        return loaded, False

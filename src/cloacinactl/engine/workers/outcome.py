@@ -1,0 +1,127 @@
+"""Task and trigger outcomes: the error vocabulary and JSON checks (pure).
+
+Error ``kind`` values:
+
+- ``exception``: the task raised (``exc_type``, ``message``, ``traceback``)
+- ``bad_return``: the task returned something other than a Context, dict or None
+- ``not_json``: the output (or a value in it) is not JSON
+- ``bad_input``: the input context is not a JSON object
+- ``not_found``: no such task/trigger in the loaded source
+- ``load_failed``: importing the source failed
+- ``timeout``: the call ran past its timeout; the worker was killed and replaced
+- ``crashed``: the worker process died during the call (``exit_code`` / ``signal``)
+- ``cancelled``: the pool stopped (shutdown) before the call finished
+- ``protocol``: the worker answered something the pool could not understand
+
+``transient`` marks errors the "transient" retry condition retries: timeouts,
+``TimeoutError``/``ConnectionError`` and any exception class named
+``TransientError`` in its MRO.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+TRANSIENT_TYPES: tuple[type[BaseException], ...] = (TimeoutError, ConnectionError)
+
+
+@dataclass(frozen=True)
+class TaskError:
+    """Why a task attempt (or trigger poll, or load) failed."""
+
+    kind: str
+    message: str
+    exc_type: str | None = None
+    traceback: str | None = None
+    transient: bool = False
+    exit_code: int | None = None
+    signal: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form."""
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "exc_type": self.exc_type,
+            "traceback": self.traceback,
+            "transient": self.transient,
+            "exit_code": self.exit_code,
+            "signal": self.signal,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskError:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            kind=str(data.get("kind", "protocol")),
+            message=str(data.get("message", "")),
+            exc_type=data.get("exc_type"),
+            traceback=data.get("traceback"),
+            transient=bool(data.get("transient", False)),
+            exit_code=data.get("exit_code"),
+            signal=data.get("signal"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether the "transient" retry condition covers this exception."""
+    if isinstance(exc, TRANSIENT_TYPES):
+        return True
+    return any(klass.__name__ == "TransientError" for klass in type(exc).__mro__)
+
+
+def error_from_exception(kind: str, exc: BaseException, what: str) -> TaskError:
+    """A TaskError for an exception raised by user code."""
+    exc_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    if exc_type.startswith("builtins."):
+        exc_type = exc_type[len("builtins.") :]
+    detail = str(exc) or exc_type
+    return TaskError(
+        kind=kind,
+        message=f"{what} raised {exc_type}: {detail}",
+        exc_type=exc_type,
+        traceback="".join(traceback.format_exception(exc)),
+        transient=is_transient(exc),
+    )
+
+
+def json_problem(value: Any, path: str = "") -> str | None:
+    """Where ``value`` stops being JSON (e.g. ``"at 'a.b[2]': datetime"``), or None."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"at {path or '<root>'!r}: {value!r} (not finite)"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"at {path or '<root>'!r}: key {key!r} is a {type(key).__name__}"
+            problem = json_problem(item, f"{path}.{key}" if path else key)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            problem = json_problem(item, f"{path}[{index}]")
+            if problem:
+                return problem
+        return None
+    return f"at {path or '<root>'!r}: {type(value).__name__} value {_short(value)}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def to_json_object(value: dict[str, Any]) -> dict[str, Any]:
+    """Round-trip through JSON so the result holds only plain JSON types."""
+    result = json.loads(json.dumps(value, allow_nan=False))
+    assert isinstance(result, dict)
+    return result
