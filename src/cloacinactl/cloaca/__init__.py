@@ -1,0 +1,79 @@
+"""The authoring API that workflow packages import as ``cloaca``.
+
+``import cloaca`` inside a package resolves to this module (the loader installs
+it under that name). Decorators validate at import time and register into the
+workflow the loader is importing; see :func:`collect`.
+"""
+
+from cloacinactl.cloaca.errors import (
+    CloacaError,
+    MissingVariableError,
+    TransientError,
+    is_transient_exception,
+)
+from cloacinactl.cloaca.handle import TaskHandle
+from cloacinactl.cloaca.registry import Collection, collect
+from cloacinactl.cloaca.retry import (
+    BackoffStrategy,
+    RetryCondition,
+    RetryPolicy,
+    RetryPolicyBuilder,
+)
+from cloacinactl.cloaca.rules import (
+    all_of,
+    always,
+    any_of,
+    context_value,
+    none_of,
+    task_failed,
+    task_skipped,
+    task_success,
+)
+from cloacinactl.cloaca.task import task
+from cloacinactl.cloaca.trigger import TriggerResult, parse_duration_ms, trigger
+from cloacinactl.cloaca.vars import var, var_or
+from cloacinactl.cloaca.workflow import (
+    Workflow,
+    WorkflowBuilder,
+    register_workflow,
+    register_workflow_constructor,
+    workflow_params,
+    workflow_secrets,
+)
+from cloacinactl.engine.context import Context, ContextError
+
+__all__ = [
+    "BackoffStrategy",
+    "CloacaError",
+    "Collection",
+    "Context",
+    "ContextError",
+    "MissingVariableError",
+    "RetryCondition",
+    "RetryPolicy",
+    "RetryPolicyBuilder",
+    "TaskHandle",
+    "TransientError",
+    "TriggerResult",
+    "Workflow",
+    "WorkflowBuilder",
+    "all_of",
+    "always",
+    "any_of",
+    "collect",
+    "context_value",
+    "is_transient_exception",
+    "none_of",
+    "parse_duration_ms",
+    "register_workflow",
+    "register_workflow_constructor",
+    "task",
+    "task_failed",
+    "task_skipped",
+    "task_success",
+    "trigger",
+    "var",
+    "var_or",
+    "workflow_params",
+    "workflow_secrets",
+]
