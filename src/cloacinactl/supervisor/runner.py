@@ -131,6 +131,8 @@ def run_service(
     home.ensure_dir(home.logs)
     if config.detach:
         _detach(config)
+    # The title goes first: the PID file records the command line as ps shows it.
+    set_title(f"cloacina-{config.service}: supervisor")
     pid_file = PidFile(home.pid_file(config.service), config.service).acquire()
     logs = ServiceLogging(
         config.service,
@@ -141,7 +143,6 @@ def run_service(
         max_bytes=config.log_max_bytes,
     )
     logs.install()
-    set_title(f"cloacina-{config.service}: supervisor")
     runtime = Runtime(
         service=config.service,
         pid=os.getpid(),

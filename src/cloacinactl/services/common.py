@@ -1,0 +1,123 @@
+"""What the three service programs share: common flags, argument checks, the entry shell."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from cloacinactl.config.home import Home
+from cloacinactl.config.logfilter import LogFilter, resolve_filter
+from cloacinactl.errors import CloacinaError, UsageError, UserError
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+
+class ServiceParser(argparse.ArgumentParser):
+    """Usage errors exit 1 through our error type, like cloacinactl's."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, usage=self.format_usage())
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def bind_address(text: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` too) → (host, port); port 0 picks a free one."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def env_bool(name: str, text: str | None) -> bool:
+    if text is None:
+        return False
+    low = text.strip().lower()
+    if low in TRUE_WORDS:
+        return True
+    if low in FALSE_WORDS:
+        return False
+    raise UserError(f"{name}={text!r} is not a boolean", hint="use true or false")
+
+
+def new_parser(prog: str, description: str) -> ServiceParser:
+    parser = ServiceParser(prog=prog, description=description)
+    parser.add_argument("--home", help="Cloacina home directory (default ~/.cloacina).")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="Debug-level logging (wins over RUST_LOG)."
+    )
+    parser.add_argument(
+        "--detach", action="store_true", help="Run in the background (logs go to the file only)."
+    )
+    parser.add_argument(
+        "--shutdown-timeout-s",
+        type=non_negative_float,
+        default=None,
+        help="Graceful drain deadline on SIGINT/SIGTERM (default 30).",
+    )
+    parser.add_argument(
+        "--log-retention-days",
+        type=positive_int,
+        default=7,
+        help="Keep rotated log files this many days (default 7).",
+    )
+    parser.add_argument(
+        "--log-max-bytes",
+        type=positive_int,
+        default=None,
+        help="Also rotate the log file when it would grow past this size.",
+    )
+    return parser
+
+
+def base_fields(
+    args: argparse.Namespace, service: str, *, configured_level: str | None = None
+) -> dict[str, Any]:
+    """The ``ServiceConfig`` fields every service takes from its flags and environment."""
+    log_filter: LogFilter = resolve_filter(
+        verbose=bool(args.verbose), env=os.environ.get("RUST_LOG"), configured=configured_level
+    )
+    return {
+        "service": service,
+        "home": Home.resolve(args.home),
+        "log_filter": log_filter,
+        "log_retention_days": args.log_retention_days,
+        "log_max_bytes": args.log_max_bytes,
+        "detach": bool(args.detach),
+    }
+
+
+def run_entry(body: Callable[[Sequence[str]], int], argv: Sequence[str] | None = None) -> int:
+    """Run a service main; our errors become a message and their exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return body(args)
+    except CloacinaError as exc:
+        if isinstance(exc, UsageError) and exc.usage:
+            sys.stderr.write(exc.usage)
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code

@@ -1,0 +1,56 @@
+"""The daemon's health socket: a Unix stream socket that writes one JSON object and closes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import trio
+from loguru import logger
+
+Payload = Callable[[], Awaitable[dict[str, Any]]]
+
+
+async def serve_health_socket(
+    path: Path, payload: Payload, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Listen on ``path`` (replacing a stale socket) until cancelled; removes it on exit."""
+    # We hold the PID file lock, so any socket file already there is a leftover.
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
+    try:
+        await sock.bind(str(path))
+        os.chmod(path, 0o600)
+        sock.listen(16)
+        task_status.started()
+        async with trio.open_nursery() as nursery:
+            while True:
+                conn, _ = await sock.accept()
+                nursery.start_soon(_answer, conn, payload)
+    finally:
+        sock.close()
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+async def _answer(conn: trio.socket.SocketType, payload: Payload) -> None:
+    with conn:
+        try:
+            body = await payload()
+        except Exception as exc:  # an answer that says what broke beats a silent close
+            logger.opt(exception=exc).error("health payload failed: {}", exc)
+            body = {"status": "unhealthy", "error": str(exc)}
+        data = (json.dumps(body, default=str) + "\n").encode()
+        with trio.move_on_after(5):
+            try:
+                while data:
+                    sent = await conn.send(data)
+                    data = data[sent:]
+            except OSError:
+                return
+        logger.debug("health probe answered status={}", body.get("status"))

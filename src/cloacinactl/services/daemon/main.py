@@ -1,0 +1,61 @@
+"""``cloacina-daemon``: parse flags, build the config, run under the supervisor."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cloacinactl.config import load_config
+from cloacinactl.config.home import Home
+from cloacinactl.services.common import base_fields, new_parser, positive_int, run_entry
+from cloacinactl.services.daemon.service import DaemonService, DaemonServiceConfig
+from cloacinactl.supervisor import run_service
+
+
+def parse(argv: Sequence[str]) -> DaemonServiceConfig:
+    parser = new_parser("cloacina-daemon", "Cloacina local scheduler daemon (foreground).")
+    parser.add_argument(
+        "--watch-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="Additional package directory to watch (repeatable).",
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=positive_int,
+        default=None,
+        metavar="MS",
+        help="Reconciler fallback poll interval in ms (default from config, 500).",
+    )
+    args = parser.parse_args(argv)
+    settings = load_config(Home.resolve(args.home))
+    fields = base_fields(args, "daemon", configured_level=settings.daemon.log_level)
+    shutdown = args.shutdown_timeout_s
+    return DaemonServiceConfig(
+        **fields,
+        shutdown_timeout_s=float(
+            settings.daemon.shutdown_timeout_s if shutdown is None else shutdown
+        ),
+        cli_watch_dirs=tuple(Path(d) for d in args.watch_dir),
+        poll_interval_ms=args.poll_interval or settings.daemon.poll_interval_ms,
+        verbose=bool(args.verbose),
+        settings=settings,
+    )
+
+
+def _run(argv: Sequence[str]) -> int:
+    config = parse(argv)
+    service = DaemonService(config)
+    return run_service(
+        config,
+        service.serve,
+        reload=service.reload,
+        status=service.status_line,
+        drain=service.drain,
+    )
+
+
+def main() -> None:
+    sys.exit(run_entry(_run))
