@@ -50,10 +50,29 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "no_color": False,
 }
 VALUE_FLAGS = frozenset(f for flags, _, value, _ in GLOBAL_FLAGS if value for f in flags)
+GLOBAL_DESTS = frozenset(dest for _, dest, _, _ in GLOBAL_FLAGS)
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help whose usage line leaves out the global flags (listed in their own group)."""
+
+    def add_usage(
+        self,
+        usage: str | None,
+        actions: Any,
+        groups: Any,
+        prefix: str | None = None,
+    ) -> None:
+        own = [a for a in actions if a.dest not in GLOBAL_DESTS]
+        super().add_usage(usage, own, groups, prefix)
 
 
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors exit 1 and suggest the closest word."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         hint = None
@@ -66,10 +85,7 @@ class Parser(argparse.ArgumentParser):
                 close = [c for c in choices if c.startswith(word[:2])][:1]
             kind = "command"
             message = f"unknown {kind} '{word}'"
-            if close:
-                hint = f"did you mean '{close[0]}'?"
-            else:
-                hint = "choose from: " + ", ".join(choices)
+            hint = f"did you mean '{close[0]}'?" if close else "choose from: " + ", ".join(choices)
         raise UsageError(message, usage=self.format_usage(), hint=hint)
 
 
@@ -78,17 +94,26 @@ def add_global_flags(parser: argparse.ArgumentParser) -> None:
     for flags, dest, takes_value, help_text in GLOBAL_FLAGS:
         if dest == "output":
             group.add_argument(
-                *flags, dest=dest, choices=OUTPUT_FORMATS, default=argparse.SUPPRESS,
+                *flags,
+                dest=dest,
+                choices=OUTPUT_FORMATS,
+                default=argparse.SUPPRESS,
                 help=help_text,
             )
         elif takes_value:
             group.add_argument(
-                *flags, dest=dest, metavar=dest.upper().replace("_", "-"),
-                default=argparse.SUPPRESS, help=help_text,
+                *flags,
+                dest=dest,
+                metavar=dest.upper().replace("_", "-"),
+                default=argparse.SUPPRESS,
+                help=help_text,
             )
         else:
             group.add_argument(
-                *flags, dest=dest, action="store_true", default=argparse.SUPPRESS,
+                *flags,
+                dest=dest,
+                action="store_true",
+                default=argparse.SUPPRESS,
                 help=help_text,
             )
 
@@ -118,10 +143,7 @@ class Noun:
     def verb(self, name: str, func: VerbFunc) -> argparse.ArgumentParser:
         """Add ``name`` running ``func``; returns the parser to add arguments to."""
         summary, doc = _doc(func)
-        parser = self._subparsers().add_parser(
-            name, help=summary, description=doc,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
+        parser = self._subparsers().add_parser(name, help=summary, description=doc)
         add_global_flags(parser)
         parser.set_defaults(_func=func)
         return parser
@@ -134,7 +156,7 @@ class Noun:
 
     def run(self, func: VerbFunc) -> argparse.ArgumentParser:
         """Make this noun a singleton that runs ``func`` itself (``status``)."""
-        summary, doc = _doc(func)
+        _summary, doc = _doc(func)
         self.parser.description = doc
         self.parser.set_defaults(_func=func)
         return self.parser

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from cloacinactl import __version__
 from cloacinactl.cli.framework import (
@@ -13,10 +15,14 @@ from cloacinactl.cli.framework import (
     VALUE_FLAGS,
     Noun,
     Parser,
+    VerbFunc,
     add_global_flags,
 )
 from cloacinactl.cli.nouns import NOUNS
-from cloacinactl.errors import EXIT_USER, CloacinaError, UsageError
+from cloacinactl.errors import EXIT_USER, CloacinaError, UsageError, UserError
+
+if TYPE_CHECKING:
+    from cloacinactl.cli.context import Ctx
 
 PROG = "cloacinactl"
 
@@ -38,8 +44,29 @@ def find_noun(argv: Sequence[str]) -> str | None:
     return None
 
 
+def module_exists(module: str) -> bool:
+    """Whether a noun's module is part of this build (found without importing it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def unavailable(name: str) -> VerbFunc:
+    """The verb of a noun whose module is missing from this build: exit 1 saying so."""
+
+    def run(ctx: Ctx, args: argparse.Namespace) -> int:
+        raise UserError(f"'{name}' is not available in this build")
+
+    return run
+
+
 def build_parser(load: Sequence[str] | None = None) -> Parser:
-    """The root parser; only the nouns in ``load`` (default all) get their verbs."""
+    """The root parser; only the nouns in ``load`` (default all) get their verbs.
+
+    A noun whose module does not exist (yet) still shows in ``--help``; running
+    it exits 1 with "not available in this build".
+    """
     root = Parser(
         prog=PROG,
         description="cloacinactl: manage Cloacina services, packages and servers.",
@@ -47,14 +74,19 @@ def build_parser(load: Sequence[str] | None = None) -> Parser:
     )
     root.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     add_global_flags(root)
-    subs = root.add_subparsers(dest="_noun", metavar="<noun>", parser_class=Parser)
+    subs = root.add_subparsers(dest="_noun", metavar="<noun>", parser_class=Parser, prog=PROG)
     subs.required = True
     wanted = set(NOUNS) if load is None else set(load)
     for name, (module, help_text) in NOUNS.items():
         parser = subs.add_parser(name, help=help_text, description=help_text)
         add_global_flags(parser)
-        if name in wanted:
+        if name not in wanted:
+            continue
+        if module_exists(module):
             importlib.import_module(module).register(Noun(parser, (name,)))
+        else:
+            parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            parser.set_defaults(_func=unavailable(name))
     return root
 
 
@@ -108,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # noqa: BLE001 - the one catch site for the unexpected
+    except Exception as exc:
         print(f"error: internal error: {exc}", file=sys.stderr)
         if verbose:
             import traceback

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -23,7 +22,6 @@ from cloacinactl.errors import ConfigError, UserError
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
-PROFILE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def split_dotted(dotted: str) -> list[str]:
@@ -59,7 +57,7 @@ def coerce(spec: Key, dotted: str, raw: str) -> Any:
     return raw
 
 
-def _doc(text: str | None) -> Any:
+def parse_document(text: str | None) -> Any:
     import tomlkit
     from tomlkit.exceptions import ParseError
 
@@ -69,40 +67,61 @@ def _doc(text: str | None) -> Any:
         raise ConfigError(f"config.toml is not valid TOML: {exc}") from None
 
 
-def _new_table(doc: Any, parent: Any, name: str, *, super_table: bool = False) -> Any:
-    import tomlkit
+class _Builder:
+    """Adds missing tables to a document, one blank line between tables."""
 
-    table = tomlkit.table(is_super_table=super_table)
-    if parent is doc:
-        # A table appended to the document: keep one blank line before its header.
-        current = doc.as_string()
-        if current and not current.endswith("\n\n"):
-            table.trivia.indent = "\n" if current.endswith("\n") else "\n\n"
-    else:
-        # Inserted after a sibling sub-table: the blank line goes after it instead.
-        table.add(tomlkit.nl())
-    parent.add(name, table)
-    return parent[name]
+    def __init__(self, doc: Any) -> None:
+        self.doc = doc
+        self.pending: list[tuple[Any, str]] = []  # new sub-tables, their top-level key
+
+    def _separate(self, last_top: str | None) -> None:
+        import tomlkit
+
+        for table, top in self.pending:
+            if top != last_top:  # something follows: keep a blank line before it
+                table.add(tomlkit.nl())
+        self.pending = []
+
+    def new_table(self, parent: Any, name: str, top: str, *, super_table: bool) -> Any:
+        import tomlkit
+
+        table = tomlkit.table(is_super_table=super_table)
+        if parent is self.doc:
+            self._separate(last_top=None)
+            before = str(self.doc.as_string())
+        else:
+            siblings = [v for v in parent.values() if isinstance(v, tomlkit.items.Table)]
+            before = str(siblings[-1].as_string()) if siblings else str(self.doc.as_string())
+            self.pending.append((table, top))
+        if before and not before.endswith("\n\n"):
+            table.trivia.indent = "\n" if before.endswith("\n") else "\n\n"
+        parent.add(name, table)
+        return parent[name]
+
+    def finish(self) -> str:
+        keys = list(self.doc.keys())
+        self._separate(last_top=keys[-1] if keys else None)
+        return str(self.doc.as_string())
 
 
 def set_values(text: str | None, values: Sequence[tuple[Sequence[str], Any]]) -> str:
     """Set each key path to its value; every other byte of ``text`` is kept."""
-    doc = _doc(text)
+    builder = _Builder(parse_document(text))
     for parts, value in values:
-        container = doc
+        container = builder.doc
         for depth, part in enumerate(parts[:-1]):
             if part not in container:
                 supert = depth == 0 and part == PROFILES
-                container = _new_table(doc, container, part, super_table=supert)
+                container = builder.new_table(container, part, parts[0], super_table=supert)
             else:
                 container = container[part]
         container[parts[-1]] = value
-    return str(doc.as_string())
+    return builder.finish()
 
 
 def unset_value(text: str | None, parts: Sequence[str]) -> tuple[str, bool]:
     """Remove a key (or a whole table); returns the text and whether it was there."""
-    doc = _doc(text)
+    doc = parse_document(text)
     container = doc
     for part in parts[:-1]:
         if part not in container:
