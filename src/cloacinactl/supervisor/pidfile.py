@@ -94,9 +94,14 @@ def matches(record: PidRecord, proc: psutil.Process) -> bool:
             return False
         if abs(proc.create_time() - record.create_time) > _CREATE_TIME_TOLERANCE_S:
             return False
-        return proc.cmdline() == record.cmdline
+        return normalize_cmdline(proc.cmdline()) == normalize_cmdline(record.cmdline)
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
+
+
+def normalize_cmdline(cmdline: list[str]) -> list[str]:
+    """Drop the empty padding setproctitle leaves in ``/proc/<pid>/cmdline``."""
+    return [part for part in cmdline if part]
 
 
 @dataclass(frozen=True)
@@ -182,7 +187,7 @@ class PidFile:
             "pid": proc.pid,
             "service": self.service,
             "create_time": proc.create_time(),
-            "cmdline": proc.cmdline(),
+            "cmdline": normalize_cmdline(proc.cmdline()),
             "started_at": time.time(),
         }
         old_fd = fd

@@ -1,0 +1,96 @@
+"""``cloacina-server``: parse flags, build the config, run under the supervisor."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from cloacinactl.errors import UserError
+from cloacinactl.services.common import (
+    base_fields,
+    bind_address,
+    env_bool,
+    new_parser,
+    non_negative_float,
+    positive_int,
+    run_entry,
+)
+from cloacinactl.services.server.service import ServerService, ServerServiceConfig
+from cloacinactl.store.urls import parse_database_url
+from cloacinactl.supervisor import run_service
+
+
+def parse(argv: Sequence[str]) -> ServerServiceConfig:
+    parser = new_parser("cloacina-server", "Cloacina HTTP API server (foreground).")
+    parser.add_argument(
+        "--bind",
+        type=bind_address,
+        default=("127.0.0.1", 8080),
+        metavar="ADDR",
+        help="Listen address (default 127.0.0.1:8080; port 0 picks a free port).",
+    )
+    parser.add_argument(
+        "--database-url", metavar="URL", help="Database URL (default: $DATABASE_URL; required)."
+    )
+    parser.add_argument(
+        "--bootstrap-key",
+        metavar="KEY",
+        help="Admin key for first startup (default: $CLOACINA_BOOTSTRAP_KEY).",
+    )
+    parser.add_argument(
+        "--require-signatures",
+        action="store_true",
+        default=None,
+        help="Enforce package signatures at upload (default: $CLOACINA_REQUIRE_SIGNATURES).",
+    )
+    parser.add_argument(
+        "--reconcile-interval-s",
+        type=positive_int,
+        default=30,
+        metavar="N",
+        help="Reconciler poll interval in seconds (default 30).",
+    )
+    parser.add_argument(
+        "--db-check-timeout-s",
+        type=non_negative_float,
+        default=2.0,
+        metavar="S",
+        help="Timeout of the /ready database check (default 2).",
+    )
+    args = parser.parse_args(argv)
+    raw_url = args.database_url or os.environ.get("DATABASE_URL")
+    if not raw_url:
+        raise UserError(
+            "cloacina-server needs a database: no --database-url and DATABASE_URL is not set",
+            hint="e.g. --database-url sqlite:///$HOME/.cloacina/server.db or postgresql://…",
+        )
+    require = args.require_signatures
+    if require is None:
+        require = env_bool(
+            "CLOACINA_REQUIRE_SIGNATURES", os.environ.get("CLOACINA_REQUIRE_SIGNATURES")
+        )
+    fields = base_fields(args, "server")
+    shutdown = args.shutdown_timeout_s
+    return ServerServiceConfig(
+        **fields,
+        shutdown_timeout_s=30.0 if shutdown is None else shutdown,
+        host=args.bind[0],
+        port=args.bind[1],
+        database_url=parse_database_url(raw_url),
+        bootstrap_key=args.bootstrap_key or os.environ.get("CLOACINA_BOOTSTRAP_KEY") or None,
+        require_signatures=bool(require),
+        reconcile_interval_s=args.reconcile_interval_s,
+        db_check_timeout_s=args.db_check_timeout_s,
+        verbose=bool(args.verbose),
+    )
+
+
+def _run(argv: Sequence[str]) -> int:
+    config = parse(argv)
+    service = ServerService(config)
+    return run_service(config, service.serve, reload=service.reload, status=service.status_line)
+
+
+def main() -> None:
+    sys.exit(run_entry(_run))
