@@ -231,6 +231,8 @@ schedules = Table(
     Column("config", JSONText),
     Column("next_run_at", UtcDateTime),
     Column("last_run_at", UtcDateTime),
+    # newest cron slot considered (fired or skipped); never moves backwards
+    Column("cron_cursor", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("schedule_type", "workflow_name", "trigger_name", name="uq_schedules_name"),
 )
@@ -249,6 +251,7 @@ cron_fires = Table(
     Column("execution_id", String(36)),
     Column("claimant_id", String(36)),
     Column("claimed_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=1),
     Column("started_at", UtcDateTime),
     UniqueConstraint("schedule_id", "scheduled_time", name="uq_cron_fires_slot"),
 )

@@ -1,0 +1,291 @@
+"""The executor: a trio shell around :mod:`cloacinactl.engine.ops`.
+
+One *writer* task owns the engine's database work. It collects what arrived
+since its last transaction (new executions, finished attempts) and runs a
+single :func:`ops.cycle` on a thread: create + record + advance + claim, one
+commit. Claimed tasks are handed to the task runner (the worker pool); their
+outcomes come back to the writer. A second task heartbeats and recovers tasks
+whose claimant died.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import trio
+from loguru import logger
+
+from cloacinactl.engine import ops, recovery
+from cloacinactl.engine.registry import DefCache
+from cloacinactl.engine.taskrun import TaskOutcome, TaskRequest, TaskRunner
+from cloacinactl.store import Store
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    concurrency: int = 8
+    batch_size: int = 256
+    poll_interval_s: float = 0.1
+    heartbeat_interval_s: float = 5.0
+    stale_after_s: float = 30.0
+    max_resets: int = 3
+    claimant_id: str = ""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Executor:
+    """Runs ready tasks from ``store`` through ``runner`` until cancelled or drained."""
+
+    def __init__(
+        self,
+        store: Store,
+        runner: TaskRunner,
+        config: ExecutorConfig,
+        *,
+        defs: DefCache | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.runner = runner
+        self.config = config
+        self.claimant_id = config.claimant_id or str(uuid.uuid4())
+        self.defs = defs or DefCache()
+        self.clock = clock
+        self.settings = ops.Settings(max_resets=config.max_resets)
+        self.me = recovery.Identity.current(self.claimant_id)
+        self._rng = random.Random()
+        self._creates: list[tuple[ops.NewExecution, trio.Event]] = []
+        self._outcomes: list[ops.Outcome] = []
+        self._inflight: dict[int, ops.Claimed] = {}
+        self._wake = trio.Event()
+        self._claiming = True
+        self._finished_listeners: list[Callable[[dict[str, str]], None]] = []
+        self.stats = {"cycles": 0, "claimed": 0, "applied": 0}
+        self.latencies_ms: list[float] | None = None
+
+    # -- public API ------------------------------------------------------------------
+    def on_finished(self, listener: Callable[[dict[str, str]], None]) -> None:
+        """Call ``listener({execution_id: status})`` after executions finish here."""
+        self._finished_listeners.append(listener)
+
+    async def create(self, item: ops.NewExecution) -> None:
+        """Create an execution in the writer's next transaction; returns once committed."""
+        done = trio.Event()
+        self._creates.append((item, done))
+        self._kick()
+        await done.wait()
+
+    def kick(self) -> None:
+        """Look for claimable work now (e.g. after an out-of-band change)."""
+        self._kick()
+
+    @property
+    def inflight(self) -> int:
+        return len(self._inflight)
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Register, recover, then run the writer and heartbeat loops until cancelled."""
+        now = self.clock()
+        await self._db(lambda c: recovery.register_claimant(c, self.me, now))
+        await self._recover()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._heartbeat_loop)
+                await nursery.start(self._writer, nursery)
+                task_status.started()
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._release()
+
+    async def drain(self, deadline_s: float) -> bool:
+        """Stop claiming and wait up to ``deadline_s`` for in-flight tasks; True if all done."""
+        self._claiming = False
+        self._kick()
+        with trio.move_on_after(deadline_s):
+            while self._inflight or self._outcomes or self._creates:
+                await trio.sleep(0.01)
+            return True
+        return False
+
+    # -- internals -------------------------------------------------------------------
+    def _kick(self) -> None:
+        self._wake.set()
+
+    async def _db(self, fn: Callable[[Any], Any]) -> Any:
+        return await trio.to_thread.run_sync(self.store.write, fn)
+
+    async def _writer(
+        self,
+        nursery: trio.Nursery,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        task_status.started()
+        more = True
+        while True:
+            room = self.config.concurrency - len(self._inflight) if self._claiming else 0
+            limit = min(room, self.config.batch_size)
+            if not self._creates and not self._outcomes and not (more and limit > 0):
+                self._wake = trio.Event()
+                with trio.move_on_after(self.config.poll_interval_s if limit > 0 else math.inf):
+                    await self._wake.wait()
+                more = True
+                continue
+            creates, self._creates = self._creates, []
+            outcomes, self._outcomes = self._outcomes, []
+            now = self.clock()
+            try:
+                # shielded: once committed, claims must be recorded in memory (or released)
+                with trio.CancelScope(shield=True):
+                    result: ops.CycleResult = await self._db(
+                        partial(
+                            ops.cycle,
+                            backend=self.store.backend,
+                            claimant_id=self.claimant_id,
+                            defs=self.defs,
+                            now=now,
+                            create=[c for c, _ in creates],
+                            outcomes=outcomes,
+                            claim_limit=limit,
+                            settings=self.settings,
+                            rng=self._rng,
+                        )
+                    )
+            except Exception:
+                # keep the work: a transient database outage must not lose outcomes
+                logger.exception("engine cycle failed; retrying")
+                self._creates = creates + self._creates
+                self._outcomes = outcomes + self._outcomes
+                await trio.sleep(0.5)
+                continue
+            for _, done in creates:
+                done.set()
+            self.stats["cycles"] += 1
+            self.stats["claimed"] += len(result.claimed)
+            self.stats["applied"] += result.applied
+            more = len(result.claimed) >= limit > 0 or result.made_ready > 0
+            started = self.clock()
+            for claimed in result.claimed:
+                if self.latencies_ms is not None and claimed.ready_at is not None:
+                    self.latencies_ms.append((started - claimed.ready_at).total_seconds() * 1000)
+                self._inflight[claimed.task_pk] = claimed
+                nursery.start_soon(self._run_one, claimed)
+            if result.finished:
+                for listener in self._finished_listeners:
+                    listener(result.finished)
+
+    async def _run_one(self, claimed: ops.Claimed) -> None:
+        task = claimed.registered.workflow.task(claimed.task_name)
+        request = TaskRequest(
+            execution_id=claimed.execution_id,
+            workflow=claimed.registered.workflow.name,
+            task_id=claimed.task_name,
+            attempt=claimed.attempt,
+            context=claimed.context,
+            code=claimed.registered.code,
+            function=f"{task.module}:{task.qualname}" if task.module else None,
+            timeout_s=task.timeout_s,
+        )
+        try:
+            outcome = await self.runner.run_task(request)
+        except Exception as exc:  # a runner bug fails this attempt only
+            logger.exception("task runner failed")
+            outcome = TaskOutcome.failure("internal", f"task runner failed: {exc!r}")
+        self._outcomes.append(
+            ops.Outcome(
+                claimed.task_pk,
+                claimed.execution_id,
+                claimed.task_name,
+                claimed.attempt,
+                "completed" if outcome.ok else "failed",
+                output=outcome.output,
+                error=outcome.error,
+                claimant_id=self.claimant_id,
+            )
+        )
+        del self._inflight[claimed.task_pk]
+        self._kick()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await trio.sleep(self.config.heartbeat_interval_s)
+            try:
+                await self._db(
+                    partial(recovery.heartbeat, claimant_id=self.claimant_id, now=self.clock())
+                )
+                await self._recover()
+            except Exception:
+                logger.exception("heartbeat/recovery failed; will retry")
+
+    async def _recover(self) -> None:
+        now = self.clock()
+        stale = dt.timedelta(seconds=self.config.stale_after_s)
+
+        def work(conn: Any) -> int:
+            verdicts, dead = recovery.orphaned_tasks(conn, self.me, now, stale)
+            if verdicts:
+                result = ops.CycleResult()
+                ops.apply_outcomes(
+                    conn,
+                    self.store.backend,
+                    verdicts,
+                    self.defs,
+                    now,
+                    self.settings,
+                    self._rng,
+                    result,
+                )
+                if result.finished:
+                    for listener in self._finished_listeners:
+                        listener(result.finished)
+            recovery.forget_claimants(conn, dead)
+            return len(verdicts)
+
+        if await self._db(work):
+            logger.info("recovered tasks of dead claimants")
+            self._kick()
+
+    async def _release(self) -> None:
+        """On exit: hand unfinished claims back (reset) and record what finished."""
+        now = self.clock()
+        outcomes = list(self._outcomes)
+        leftovers = [
+            ops.Outcome(
+                c.task_pk,
+                c.execution_id,
+                c.task_name,
+                c.attempt,
+                "reset",
+                claimant_id=self.claimant_id,
+            )
+            for c in self._inflight.values()
+        ]
+
+        def work(conn: Any) -> None:
+            if outcomes or leftovers:
+                ops.apply_outcomes(
+                    conn,
+                    self.store.backend,
+                    [*outcomes, *leftovers],
+                    self.defs,
+                    now,
+                    self.settings,
+                    self._rng,
+                    ops.CycleResult(),
+                )
+            recovery.unregister_claimant(conn, self.claimant_id)
+
+        try:
+            await self._db(work)
+        except Exception:
+            logger.exception("could not release claims on shutdown; recovery will reset them")

@@ -1,0 +1,494 @@
+"""The engine's database transactions (synchronous; the executor runs them on a thread).
+
+Every state change is committed, with its event, before anyone acts on it.
+One :func:`cycle` transaction does as much as it can at once: start new
+executions, record finished attempts, advance the DAGs, and claim the next
+batch of Ready tasks, so the hot path pays one commit per batch, not per task.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
+
+from cloacinactl.engine import retry, transitions
+from cloacinactl.engine.events import EventLog, EventType, lock_executions
+from cloacinactl.engine.model import ExecutionStatus, TaskState
+from cloacinactl.engine.registry import DefCache, Registered
+from cloacinactl.store import schema as s
+
+T = s.tasks.c
+E = s.executions.c
+_ACTIVE = (ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value)
+
+
+@dataclass(frozen=True)
+class NewExecution:
+    id: str
+    registered: Registered
+    context: dict[str, Any]
+    origin: str = "manual"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished attempt (``completed``/``failed``) or a recovery verdict (``reset``)."""
+
+    task_pk: int
+    execution_id: str
+    task_name: str
+    attempt: int
+    kind: str
+    output: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    claimant_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    task_pk: int
+    execution_id: str
+    task_name: str
+    attempt: int
+    context: dict[str, Any]
+    registered: Registered
+    ready_at: dt.datetime | None
+
+
+@dataclass
+class CycleResult:
+    claimed: list[Claimed] = field(default_factory=list)
+    finished: dict[str, str] = field(default_factory=dict)
+    applied: int = 0
+    made_ready: int = 0
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_resets: int = 3
+
+
+# ---------------------------------------------------------------- statements
+_UPD_TASK = (
+    update(s.tasks)
+    .where(T.id == bindparam("tid"))
+    .values(
+        state=bindparam("st"),
+        attempt=bindparam("att"),
+        retry_at=bindparam("rat"),
+        claimant_id=bindparam("cid"),
+        reset_count=bindparam("rc"),
+        error=bindparam("err"),
+        completed_at=bindparam("cat"),
+    )
+)
+_UPD_READY = (
+    update(s.tasks)
+    .where(T.id == bindparam("tid"))
+    .values(state=bindparam("st"), input_context=bindparam("ictx"), ready_at=bindparam("rdy"))
+)
+_UPD_EXEC_DONE = (
+    update(s.executions)
+    .where(E.id == bindparam("eid"))
+    .values(status=bindparam("st"), output_context=bindparam("out"), completed_at=bindparam("cat"))
+)
+_UPD_EXEC_START = (
+    update(s.executions)
+    .where(E.id == bindparam("eid"))
+    .values(status=ExecutionStatus.RUNNING.value, started_at=bindparam("sat"))
+)
+
+
+def _err_text(error: dict[str, Any] | None) -> str:
+    if not error:
+        return "unknown error"
+    return f"{error.get('kind', 'error')}: {error.get('message', '')}"
+
+
+# ---------------------------------------------------------------- creation
+def create_executions(conn: Connection, items: Sequence[NewExecution], now: dt.datetime) -> None:
+    """Insert executions (Pending), their tasks, and the first Ready/Skipped transitions."""
+    if not items:
+        return
+    log = EventLog(now)
+    exec_rows: list[dict[str, Any]] = []
+    task_rows: list[dict[str, Any]] = []
+    for item in items:
+        wf = item.registered.workflow
+        log.track(item.id, 1)
+        first = {t.task_id: t for t in transitions.initial_transitions(wf, item.context)}
+        for task in wf.tasks:
+            log.add(item.id, EventType.TASK_CREATED, task.id)
+            tr = first.get(task.id)
+            row: dict[str, Any] = {
+                "execution_id": item.id,
+                "task_name": task.id,
+                "state": TaskState.NOT_STARTED.value,
+                "attempt": 0,
+                "reset_count": 0,
+                "created_at": now,
+                "input_context": None,
+                "ready_at": None,
+                "completed_at": None,
+            }
+            if tr is not None:
+                row["state"] = tr.to.value
+                if tr.to is TaskState.READY:
+                    row["input_context"] = tr.context
+                    row["ready_at"] = now
+                    log.add(item.id, EventType.TASK_MARKED_READY, task.id, {"reason": tr.reason})
+                else:
+                    row["completed_at"] = now
+                    log.add(item.id, EventType.TASK_SKIPPED, task.id, {"reason": tr.reason})
+            task_rows.append(row)
+        exec_rows.append(
+            {
+                "id": item.id,
+                "workflow_name": wf.name,
+                "workflow_version": wf.version,
+                "status": ExecutionStatus.PENDING.value,
+                "input_context": item.context,
+                "trigger_origin": item.origin,
+                "cancel_requested": False,
+                "next_seq": 1,
+                "created_at": now,
+            }
+        )
+    conn.execute(s.executions.insert(), exec_rows)
+    conn.execute(s.tasks.insert(), task_rows)
+    log.flush(conn)
+
+
+# ---------------------------------------------------------------- the cycle
+def cycle(
+    conn: Connection,
+    *,
+    backend: str,
+    claimant_id: str,
+    defs: DefCache,
+    now: dt.datetime,
+    create: Sequence[NewExecution] = (),
+    outcomes: Sequence[Outcome] = (),
+    claim_limit: int = 0,
+    settings: Settings = Settings(),
+    rng: random.Random | None = None,
+) -> CycleResult:
+    """One write transaction: create, apply outcomes, advance, then claim."""
+    result = CycleResult()
+    create_executions(conn, create, now)
+    if outcomes:
+        apply_outcomes(conn, backend, outcomes, defs, now, settings, rng, result)
+    if claim_limit > 0:
+        result.claimed = claim(conn, backend, claimant_id, defs, now, claim_limit)
+    return result
+
+
+def _load_tasks(conn: Connection, execution_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    rows = conn.execute(
+        select(
+            T.id, T.execution_id, T.task_name, T.state, T.attempt, T.claimant_id, T.reset_count
+        ).where(T.execution_id.in_(sorted(set(execution_ids))))
+    )
+    out: dict[str, dict[str, Any]] = defaultdict(dict)
+    for r in rows:
+        out[r.execution_id][r.task_name] = dict(r._mapping)
+    return out
+
+
+def _load_outputs(conn: Connection, execution_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    ids = sorted(set(execution_ids))
+    out: dict[str, dict[str, Any]] = defaultdict(dict)
+    if not ids:
+        return out
+    rows = conn.execute(
+        select(
+            s.task_outputs.c.execution_id,
+            s.task_outputs.c.task_name,
+            s.task_outputs.c.output_context,
+        ).where(s.task_outputs.c.execution_id.in_(ids))
+    )
+    for r in rows:
+        out[r.execution_id][r.task_name] = r.output_context
+    return out
+
+
+def apply_outcomes(
+    conn: Connection,
+    backend: str,
+    outcomes: Sequence[Outcome],
+    defs: DefCache,
+    now: dt.datetime,
+    settings: Settings,
+    rng: random.Random | None,
+    result: CycleResult,
+) -> None:
+    execs = lock_executions(conn, backend, (o.execution_id for o in outcomes))
+    tasks = _load_tasks(conn, execs)
+    log = EventLog(now)
+    for eid, row in execs.items():
+        log.track(eid, row.next_seq)
+    task_updates: list[dict[str, Any]] = []
+    new_outputs: list[dict[str, Any]] = []
+    fresh_outputs: dict[str, dict[str, Any]] = defaultdict(dict)
+    touched: set[str] = set()
+
+    def upd(t: dict[str, Any], **changes: Any) -> None:
+        t.update(changes)
+        task_updates.append(
+            {
+                "tid": t["id"],
+                "st": t["state"],
+                "att": t["attempt"],
+                "rat": t.get("retry_at"),
+                "cid": t["claimant_id"],
+                "rc": t["reset_count"],
+                "err": t.get("error"),
+                "cat": t.get("completed_at"),
+            }
+        )
+
+    for o in outcomes:
+        ex = execs.get(o.execution_id)
+        t = tasks.get(o.execution_id, {}).get(o.task_name)
+        if ex is None or t is None or t["state"] != TaskState.RUNNING.value:
+            continue  # stale: the task was reset or cancelled meanwhile
+        if t["attempt"] != o.attempt or (o.claimant_id and t["claimant_id"] != o.claimant_id):
+            continue  # stale: another claimant owns a newer attempt
+        result.applied += 1
+        touched.add(o.execution_id)
+        cancelled = ex.status == ExecutionStatus.CANCELLED.value
+        reg = defs.get(conn, ex.workflow_name, ex.workflow_version)
+        if o.kind == "completed":
+            output = o.output or {}
+            new_outputs.append(
+                {
+                    "task_id": t["id"],
+                    "execution_id": o.execution_id,
+                    "task_name": o.task_name,
+                    "output_context": output,
+                    "created_at": now,
+                }
+            )
+            fresh_outputs[o.execution_id][o.task_name] = output
+            upd(t, state=TaskState.COMPLETED.value, completed_at=now, error=None)
+            log.add(o.execution_id, EventType.TASK_COMPLETED, o.task_name, {"attempt": o.attempt})
+        elif o.kind == "failed":
+            err = o.error or {}
+            policy = reg.workflow.task(o.task_name).retry
+            failure = retry.Failure(
+                str(err.get("exc_type") or err.get("kind", "error")),
+                str(err.get("message", "")),
+                bool(err.get("transient", False)),
+            )
+            decision = retry.decide(policy, o.attempt, failure, rng)
+            data = {"attempt": o.attempt, "error": err, "reason": decision.reason}
+            if decision.retry and not cancelled:
+                at = now + dt.timedelta(milliseconds=decision.delay_ms)
+                upd(
+                    t,
+                    state=TaskState.READY.value,
+                    retry_at=at,
+                    claimant_id=None,
+                    error=_err_text(err),
+                )
+                data |= {"retry_at": at.isoformat(), "delay_ms": decision.delay_ms}
+                log.add(o.execution_id, EventType.TASK_RETRY_SCHEDULED, o.task_name, data)
+            else:
+                upd(t, state=TaskState.FAILED.value, completed_at=now, error=_err_text(err))
+                log.add(o.execution_id, EventType.TASK_FAILED, o.task_name, data)
+        else:  # reset: the claimant died; the attempt did not happen
+            resets = t["reset_count"] + 1
+            data = {"attempt": o.attempt, "claimant_id": t["claimant_id"], "resets": resets}
+            if resets > settings.max_resets or cancelled:
+                err_text = f"abandoned after {resets - 1} resets (claimant died)"
+                upd(
+                    t,
+                    state=TaskState.FAILED.value,
+                    completed_at=now,
+                    reset_count=resets,
+                    error=err_text,
+                )
+                log.add(
+                    o.execution_id,
+                    EventType.TASK_ABANDONED,
+                    o.task_name,
+                    data | {"error": err_text},
+                )
+            else:
+                upd(
+                    t,
+                    state=TaskState.READY.value,
+                    attempt=t["attempt"] - 1,
+                    claimant_id=None,
+                    reset_count=resets,
+                    retry_at=None,
+                )
+                log.add(o.execution_id, EventType.TASK_RESET, o.task_name, data)
+    if new_outputs:
+        conn.execute(s.task_outputs.insert(), new_outputs)
+    if task_updates:
+        conn.execute(_UPD_TASK, task_updates)
+    _advance(conn, touched, execs, tasks, fresh_outputs, defs, log, now, result)
+    log.flush(conn)
+
+
+def _advance(
+    conn: Connection,
+    touched: set[str],
+    execs: dict[str, Any],
+    tasks: dict[str, dict[str, dict[str, Any]]],
+    fresh: dict[str, dict[str, Any]],
+    defs: DefCache,
+    log: EventLog,
+    now: dt.datetime,
+    result: CycleResult,
+) -> None:
+    """Mark newly eligible tasks Ready/Skipped; finish executions whose tasks are all terminal."""
+    need_outputs: list[str] = []
+    states: dict[str, dict[str, TaskState]] = {}
+    for eid in touched:
+        states[eid] = {name: TaskState(t["state"]) for name, t in tasks[eid].items()}
+        if execs[eid].status in _ACTIVE:
+            need_outputs.append(eid)
+    outputs = _load_outputs(conn, need_outputs) if need_outputs else {}
+    ready_rows: list[dict[str, Any]] = []
+    done_rows: list[dict[str, Any]] = []
+    skipped_rows: list[dict[str, Any]] = []
+    for eid in need_outputs:
+        ex = execs[eid]
+        wf = defs.get(conn, ex.workflow_name, ex.workflow_version).workflow
+        outs = outputs.get(eid, {}) | fresh.get(eid, {})
+        st = states[eid]
+        for tr in transitions.next_transitions(wf, st, outs, ex.input_context):
+            st[tr.task_id] = tr.to
+            trow = tasks[eid][tr.task_id]
+            if tr.to is TaskState.READY:
+                ready_rows.append(
+                    {"tid": trow["id"], "st": tr.to.value, "ictx": tr.context, "rdy": now}
+                )
+                log.add(eid, EventType.TASK_MARKED_READY, tr.task_id, {"reason": tr.reason})
+                result.made_ready += 1
+            else:
+                skipped_rows.append(
+                    {
+                        "tid": trow["id"],
+                        "st": tr.to.value,
+                        "att": trow["attempt"],
+                        "rat": None,
+                        "cid": None,
+                        "rc": trow["reset_count"],
+                        "err": None,
+                        "cat": now,
+                    }
+                )
+                log.add(eid, EventType.TASK_SKIPPED, tr.task_id, {"reason": tr.reason})
+        status = transitions.execution_outcome(wf, st)
+        if status is None:
+            continue
+        completed = {n: o for n, o in outs.items() if st.get(n) is TaskState.COMPLETED}
+        out = transitions.execution_output(wf, completed, ex.input_context)
+        done_rows.append({"eid": eid, "st": status.value, "out": out, "cat": now})
+        event = (
+            EventType.WORKFLOW_COMPLETED
+            if status is ExecutionStatus.COMPLETED
+            else EventType.WORKFLOW_FAILED
+        )
+        failed = sorted(n for n, v in st.items() if v is TaskState.FAILED)
+        log.add(eid, event, None, {"status": status.value, "failed_tasks": failed})
+        result.finished[eid] = status.value
+    if ready_rows:
+        conn.execute(_UPD_READY, ready_rows)
+    if skipped_rows:
+        conn.execute(_UPD_TASK, skipped_rows)
+    if done_rows:
+        conn.execute(_UPD_EXEC_DONE, done_rows)
+
+
+# ---------------------------------------------------------------- claims
+def claim(
+    conn: Connection,
+    backend: str,
+    claimant_id: str,
+    defs: DefCache,
+    now: dt.datetime,
+    limit: int,
+) -> list[Claimed]:
+    """Atomically take up to ``limit`` due Ready tasks (SKIP LOCKED on PostgreSQL)."""
+    pick = (
+        select(T.id)
+        .select_from(s.tasks.join(s.executions, T.execution_id == E.id))
+        .where(
+            and_(
+                T.state == TaskState.READY.value,
+                or_(T.retry_at.is_(None), T.retry_at <= now),
+                E.status.in_(_ACTIVE),
+            )
+        )
+        .order_by(T.id)
+        .limit(limit)
+    )
+    if backend == "postgresql":
+        # lock the task AND its execution without waiting: a claim never blocks on a
+        # row another engine holds, so claims cannot join a deadlock cycle
+        pick = pick.with_for_update(skip_locked=True, of=[s.tasks, s.executions])
+    ids = list(conn.execute(pick).scalars())
+    if not ids:
+        return []
+    rows = conn.execute(
+        update(s.tasks)
+        .where(and_(T.id.in_(ids), T.state == TaskState.READY.value))
+        .values(
+            state=TaskState.RUNNING.value,
+            attempt=T.attempt + 1,
+            claimant_id=claimant_id,
+            heartbeat_at=now,
+            started_at=now,
+        )
+        .returning(
+            T.id, T.execution_id, T.task_name, T.attempt, T.input_context, T.ready_at, T.retry_at
+        )
+    ).all()
+    execs = lock_executions(conn, backend, (r.execution_id for r in rows))
+    log = EventLog(now)
+    started: list[dict[str, Any]] = []
+    for eid, ex in execs.items():
+        log.track(eid, ex.next_seq)
+        if ex.status == ExecutionStatus.PENDING.value:
+            started.append({"eid": eid, "sat": now})
+            log.add(
+                eid,
+                EventType.WORKFLOW_STARTED,
+                None,
+                {"workflow": ex.workflow_name, "version": ex.workflow_version},
+            )
+    claimed: list[Claimed] = []
+    for r in sorted(rows, key=lambda r: r.id):
+        ex = execs[r.execution_id]
+        log.add(
+            r.execution_id,
+            EventType.TASK_CLAIMED,
+            r.task_name,
+            {"claimant_id": claimant_id, "attempt": r.attempt},
+        )
+        log.add(r.execution_id, EventType.TASK_STARTED, r.task_name, {"attempt": r.attempt})
+        claimed.append(
+            Claimed(
+                r.id,
+                r.execution_id,
+                r.task_name,
+                r.attempt,
+                r.input_context or {},
+                defs.get(conn, ex.workflow_name, ex.workflow_version),
+                r.retry_at or r.ready_at,
+            )
+        )
+    if started:
+        conn.execute(_UPD_EXEC_START, started)
+    log.flush(conn)
+    return claimed

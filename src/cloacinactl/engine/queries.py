@@ -1,0 +1,205 @@
+"""Reads over executions, tasks and events, and cancellation (for the Runner and the API)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, select, update
+
+from cloacinactl.engine.events import EventLog, EventType, lock_executions
+from cloacinactl.engine.model import ExecutionStatus, TaskState
+from cloacinactl.errors import NotFoundError
+from cloacinactl.store import schema as s
+
+E = s.executions.c
+T = s.tasks.c
+EV = s.events.c
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    name: str
+    state: str
+    attempt: int
+    error: str | None
+    reset_count: int = 0
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """What ``Runner.execute`` returns: status, output context and per-task states."""
+
+    execution_id: str
+    workflow: str
+    workflow_version: str
+    status: str
+    input: dict[str, Any]
+    output: dict[str, Any] | None
+    tasks: dict[str, TaskResult] = field(default_factory=dict)
+    trigger_origin: str = "manual"
+    created_at: dt.datetime | None = None
+    started_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return ExecutionStatus(self.status).is_terminal
+
+    @property
+    def ok(self) -> bool:
+        return self.status == ExecutionStatus.COMPLETED.value
+
+    @property
+    def task_states(self) -> dict[str, str]:
+        return {name: t.state for name, t in self.tasks.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        def iso(value: dt.datetime | None) -> str | None:
+            return value.isoformat().replace("+00:00", "Z") if value else None
+
+        return {
+            "execution_id": self.execution_id,
+            "workflow_name": self.workflow,
+            "workflow_version": self.workflow_version,
+            "status": self.status,
+            "input_context": self.input,
+            "output_context": self.output,
+            "trigger_origin": self.trigger_origin,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "completed_at": iso(self.completed_at),
+            "tasks": [
+                {"task_name": t.name, "state": t.state, "attempt": t.attempt, "error": t.error}
+                for t in self.tasks.values()
+            ],
+        }
+
+
+def execution_status(conn: Connection, execution_id: str) -> str | None:
+    return conn.execute(select(E.status).where(E.id == execution_id)).scalar()
+
+
+def execution_result(conn: Connection, execution_id: str) -> ExecutionResult:
+    row = conn.execute(select(s.executions).where(E.id == execution_id)).first()
+    if row is None:
+        raise NotFoundError(f"execution {execution_id} not found")
+    tasks = conn.execute(
+        select(T.task_name, T.state, T.attempt, T.error, T.reset_count)
+        .where(T.execution_id == execution_id)
+        .order_by(T.id)
+    ).all()
+    return ExecutionResult(
+        execution_id=row.id,
+        workflow=row.workflow_name,
+        workflow_version=row.workflow_version,
+        status=row.status,
+        input=row.input_context,
+        output=row.output_context,
+        tasks={
+            t.task_name: TaskResult(t.task_name, t.state, t.attempt, t.error, t.reset_count)
+            for t in tasks
+        },
+        trigger_origin=row.trigger_origin,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+    )
+
+
+def list_executions(
+    conn: Connection,
+    *,
+    workflow: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Newest first: items ``{id, workflow_name, status, started_at, completed_at,
+    trigger_origin, created_at}`` and the total count."""
+    cond = []
+    if workflow:
+        cond.append(E.workflow_name == workflow)
+    if status:
+        cond.append(func.lower(E.status) == status.lower())
+    where = and_(True, *cond)
+    total = conn.execute(select(func.count()).select_from(s.executions).where(where)).scalar()
+    rows = conn.execute(
+        select(
+            E.id,
+            E.workflow_name,
+            E.status,
+            E.started_at,
+            E.completed_at,
+            E.trigger_origin,
+            E.created_at,
+        )
+        .where(where)
+        .order_by(E.created_at.desc(), E.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [dict(r._mapping) for r in rows], int(total or 0)
+
+
+def list_events(
+    conn: Connection, execution_id: str, *, since: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """Events of one execution in sequence order: ``{id, event_type, event_data,
+    task_name, created_at, sequence_num}``; NotFoundError for an unknown execution."""
+    if execution_status(conn, execution_id) is None:
+        raise NotFoundError(f"execution {execution_id} not found")
+    stmt = select(
+        EV.id, EV.event_type, EV.event_data, EV.task_name, EV.created_at, EV.sequence_num
+    ).where(EV.execution_id == execution_id)
+    if since is not None:
+        stmt = stmt.where(EV.created_at >= since)
+    return [dict(r._mapping) for r in conn.execute(stmt.order_by(EV.sequence_num))]
+
+
+def cancel_execution(conn: Connection, backend: str, execution_id: str, now: dt.datetime) -> bool:
+    """Cancel an active execution: tasks not yet running are Skipped, running ones finish
+    but start nothing new. False when it was already terminal."""
+    ex = lock_executions(conn, backend, [execution_id]).get(execution_id)
+    if ex is None:
+        raise NotFoundError(f"execution {execution_id} not found")
+    if ExecutionStatus(ex.status).is_terminal:
+        return False
+    log = EventLog(now)
+    log.track(execution_id, ex.next_seq)
+    pending = conn.execute(
+        select(T.id, T.task_name)
+        .where(
+            and_(
+                T.execution_id == execution_id,
+                T.state.in_([TaskState.NOT_STARTED.value, TaskState.READY.value]),
+            )
+        )
+        .order_by(T.id)
+    ).all()
+    if pending:
+        conn.execute(
+            update(s.tasks)
+            .where(T.id.in_([p.id for p in pending]))
+            .values(state=TaskState.SKIPPED.value, completed_at=now, claimant_id=None)
+        )
+    for p in pending:
+        log.add(execution_id, EventType.TASK_SKIPPED, p.task_name, {"reason": "cancelled"})
+    log.add(execution_id, EventType.WORKFLOW_CANCELLED, None, {"skipped": len(pending)})
+    conn.execute(
+        update(s.executions)
+        .where(E.id == execution_id)
+        .values(status=ExecutionStatus.CANCELLED.value, cancel_requested=True, completed_at=now)
+    )
+    log.flush(conn)
+    return True
+
+
+def count_events_older_than(conn: Connection, cutoff: dt.datetime) -> int:
+    stmt = select(func.count()).select_from(s.events).where(EV.created_at < cutoff)
+    return int(conn.execute(stmt).scalar() or 0)
+
+
+def delete_events_older_than(conn: Connection, cutoff: dt.datetime) -> int:
+    return int(conn.execute(delete(s.events).where(EV.created_at < cutoff)).rowcount or 0)

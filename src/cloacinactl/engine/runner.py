@@ -1,0 +1,293 @@
+"""``Runner``: the embedded engine for Python users, tests, benchmarks and the services.
+
+Trio-native use (the services)::
+
+    runner = Runner("sqlite:///cloacina.db")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.serve)
+        await runner.aregister(workflow_def, code=ModuleSource("my.tasks"))
+        result = await runner.aexecute("my_workflow", {"x": 1})
+        await runner.ashutdown(deadline_s=30)
+
+Plain-Python use runs the engine on a background thread::
+
+    with Runner("sqlite:///cloacina.db") as runner:
+        runner.register(workflow_def)
+        result = runner.execute("my_workflow", {"x": 1})
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import trio
+
+from cloacinactl.engine import ops, queries, registry
+from cloacinactl.engine.context import to_json_value
+from cloacinactl.engine.executor import Executor, ExecutorConfig, utcnow
+from cloacinactl.engine.model import WorkflowDef
+from cloacinactl.engine.queries import ExecutionResult
+from cloacinactl.engine.taskrun import InProcessTaskRunner, TaskRunner
+from cloacinactl.errors import CloacinaError, UserError
+from cloacinactl.store import Store, open_store
+
+T = TypeVar("T")
+
+
+def code_wire(code: Any, workflow: WorkflowDef) -> dict[str, Any]:
+    """Where a workflow's code lives, in wire form (a workers ``Source`` or its dict)."""
+    if code is None:
+        modules = {t.module for t in workflow.tasks if t.module}
+        if len(modules) != 1:
+            raise UserError(
+                f"workflow {workflow.name!r}: say where its code lives (code=...)",
+                hint="pass a ModuleSource/PackageSource or {'kind': 'module', 'module': ...}",
+            )
+        return {"kind": "module", "module": modules.pop(), "sys_path": []}
+    if isinstance(code, Mapping):
+        return dict(code)
+    to_dict = getattr(code, "to_dict", None)
+    if callable(to_dict):
+        wire = to_dict()
+        if isinstance(wire, dict):
+            return wire
+    raise UserError(f"cannot use {type(code).__name__} as a code location")
+
+
+class Runner:
+    """Execute registered workflows durably against ``database_url``."""
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        tenant: str = "public",
+        workers: int | None = None,
+        task_runner: TaskRunner | None = None,
+        config: ExecutorConfig | None = None,
+        store: Store | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.database_url = database_url
+        self.tenant = tenant
+        self.workers = workers or os.cpu_count() or 1
+        self.config = config or ExecutorConfig(concurrency=self.workers)
+        self._task_runner = task_runner
+        self._store = store
+        self._clock = clock
+        self._executor: Executor | None = None
+        self._done: dict[str, trio.Event] = {}
+        self._serve_scope: trio.CancelScope | None = None
+        self._thread: threading.Thread | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._thread_error: BaseException | None = None
+
+    # ------------------------------------------------------------------ trio API
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise UserError("the runner is not started")
+        return self._store
+
+    @property
+    def executor(self) -> Executor:
+        if self._executor is None:
+            raise UserError("the runner is not started")
+        return self._executor
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Open the store (migrating it), start the executor; run until cancelled."""
+        if self._store is None:
+            self._store = await trio.to_thread.run_sync(
+                lambda: open_store(self.database_url, tenant=self.tenant)
+            )
+        runner = self._task_runner or InProcessTaskRunner()
+        self._executor = Executor(self._store, runner, self.config, clock=self._clock)
+        self._executor.on_finished(self._finished)
+        with trio.CancelScope() as scope:
+            self._serve_scope = scope
+            await self._executor.serve(task_status=task_status)
+
+    async def ashutdown(self, deadline_s: float = 30.0) -> bool:
+        """Stop claiming, drain in-flight tasks up to ``deadline_s``, then stop serving."""
+        drained = True
+        if self._executor is not None:
+            drained = await self.executor.drain(deadline_s)
+        if self._serve_scope is not None:
+            self._serve_scope.cancel()
+        return drained
+
+    def _finished(self, finished: dict[str, str]) -> None:
+        for eid in finished:
+            event = self._done.get(eid)
+            if event is not None:
+                event.set()
+
+    async def _read(self, fn: Callable[[Any], T]) -> T:
+        return await trio.to_thread.run_sync(self.store.read, fn)
+
+    async def aregister(
+        self, workflow: WorkflowDef, code: Any = None, *, package_id: str | None = None
+    ) -> str:
+        """Validate and store ``workflow`` (+ where its code lives); returns its version."""
+        wire = code_wire(code, workflow)
+        now = self._clock()
+        reg = await trio.to_thread.run_sync(
+            self.store.write,
+            lambda c: registry.register(c, workflow, wire, package_id=package_id, now=now),
+        )
+        self.executor.defs.put(reg)
+        return reg.version
+
+    async def start_execution(
+        self,
+        workflow: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        origin: str = "manual",
+        package: str | None = None,
+    ) -> str:
+        """Create an execution of the active version of ``workflow``; returns its id."""
+        try:
+            ctx = to_json_value(dict(context or {}), "execution context")
+        except ValueError as exc:  # ContextError: a value that is not JSON
+            raise UserError(str(exc)) from exc
+        reg = await self._read(lambda c: self.executor.defs.active(c, workflow))
+        if reg.paused:
+            raise UserError(f"workflow {workflow!r} is paused")
+        eid = str(uuid.uuid4())
+        self._done[eid] = trio.Event()
+        await self.executor.create(ops.NewExecution(eid, reg, ctx, origin))
+        return eid
+
+    async def result(self, execution_id: str) -> ExecutionResult:
+        return await self._read(lambda c: queries.execution_result(c, execution_id))
+
+    async def is_active(self, execution_id: str) -> bool:
+        status = await self._read(lambda c: queries.execution_status(c, execution_id))
+        return status in ("Pending", "Running", "Paused")
+
+    async def wait(self, execution_id: str, *, timeout: float | None = None) -> ExecutionResult:
+        """Wait until the execution is terminal (finished here or by another engine)."""
+        event = self._done.setdefault(execution_id, trio.Event())
+        with trio.fail_after(timeout if timeout is not None else float("inf")):
+            while True:
+                status = await self._read(lambda c: queries.execution_status(c, execution_id))
+                if status is None:
+                    raise CloacinaError(f"execution {execution_id} not found")
+                if status in ("Completed", "Failed", "Cancelled"):
+                    self._done.pop(execution_id, None)
+                    return await self.result(execution_id)
+                with trio.move_on_after(0.5):
+                    await event.wait()
+
+    async def aexecute(
+        self,
+        workflow: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> ExecutionResult:
+        """Run ``workflow`` on ``context`` to a terminal state and return the result."""
+        eid = await self.start_execution(workflow, context)
+        return await self.wait(eid, timeout=timeout)
+
+    async def acancel(self, execution_id: str) -> bool:
+        now = self._clock()
+        changed = await trio.to_thread.run_sync(
+            self.store.write,
+            lambda c: queries.cancel_execution(c, self.store.backend, execution_id, now),
+        )
+        if changed:
+            self._finished({execution_id: "Cancelled"})
+        return changed
+
+    async def events(self, execution_id: str) -> list[dict[str, Any]]:
+        return await self._read(lambda c: queries.list_events(c, execution_id))
+
+    # -------------------------------------------------------------- thread API
+    def start(self) -> Runner:
+        """Run the engine on a background thread (its own trio loop); returns when ready."""
+        if self._thread is not None:
+            return self
+        ready = threading.Event()
+
+        async def main() -> None:
+            self._token = trio.lowlevel.current_trio_token()
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.serve)
+                ready.set()
+
+        def run() -> None:
+            try:
+                trio.run(main)
+            except BaseException as exc:  # reported to the caller of start()
+                self._thread_error = exc
+            finally:
+                ready.set()
+
+        self._thread = threading.Thread(target=run, name="cloacina-runner", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if self._thread_error is not None:
+            self._thread = None
+            raise self._thread_error
+        return self
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self._token is None:
+            raise UserError("the runner is not started; call start() first")
+        return trio.from_thread.run(fn, *args, trio_token=self._token)
+
+    def shutdown(self, deadline_s: float = 30.0) -> bool:
+        """Drain in-flight tasks up to ``deadline_s`` and stop the background thread."""
+        if self._thread is None:
+            return True
+        drained = bool(self._call(self.ashutdown, deadline_s))
+        self._thread.join()
+        self._thread = None
+        self._token = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        return drained
+
+    def register(self, workflow: WorkflowDef, code: Any = None, **kw: Any) -> str:
+        return str(self._call(lambda: self.aregister(workflow, code, **kw)))
+
+    def execute(
+        self,
+        workflow: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> ExecutionResult:
+        result: ExecutionResult = self._call(
+            lambda: self.aexecute(workflow, context, timeout=timeout)
+        )
+        return result
+
+    def submit(self, workflow: str, context: Mapping[str, Any] | None = None) -> str:
+        return str(self._call(lambda: self.start_execution(workflow, context)))
+
+    def get(self, execution_id: str, *, timeout: float | None = None) -> ExecutionResult:
+        result: ExecutionResult = self._call(lambda: self.wait(execution_id, timeout=timeout))
+        return result
+
+    def cancel(self, execution_id: str) -> bool:
+        return bool(self._call(lambda: self.acancel(execution_id)))
+
+    def __enter__(self) -> Runner:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.shutdown()
+
+
+__all__ = ["ExecutionResult", "Runner", "code_wire", "replace"]
