@@ -53,6 +53,14 @@ def context_value(key: str, op: str | Op, value: Any = None) -> Condition:
     return Condition(ConditionKind.CONTEXT_VALUE, key=key, op=parsed, value=plain)
 
 
+_RULE_NAMES = {
+    RuleKind.ALL: "all_of",
+    RuleKind.ANY: "any_of",
+    RuleKind.NONE: "none_of",
+    RuleKind.ALWAYS: "always",
+}
+
+
 def _conditions(name: str, args: tuple[Any, ...]) -> tuple[Condition, ...]:
     items: list[Any] = []
     for a in args:
@@ -63,7 +71,8 @@ def _conditions(name: str, args: tuple[Any, ...]) -> tuple[Condition, ...]:
         if isinstance(item, TriggerRule):
             raise CloacaError(
                 f"{name}() takes conditions (task_success, task_failed, task_skipped, "
-                f"context_value), not a rule: {item.kind.value} rules do not nest"
+                f"context_value), not a rule such as {_RULE_NAMES[item.kind]}(): "
+                "rules do not nest"
             )
         if not isinstance(item, Condition):
             raise CloacaError(f"{name}() takes conditions, got {item!r}")
