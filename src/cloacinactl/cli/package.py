@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,26 @@ if TYPE_CHECKING:
     from cloacinactl.cli.context import Ctx
 
 DEFAULT_IMPORT_TIMEOUT = 30.0
+
+
+def _condition_text(cond: dict[str, Any]) -> str:
+    if cond.get("kind") == "context_value":
+        value = json.dumps(cond.get("value"))
+        return f"{cond.get('key')} {cond.get('op')} {value}"
+    return f"{cond.get('kind')}({cond.get('task')})"
+
+
+def rule_text(rule: dict[str, Any] | None) -> str:
+    """A one-line form of a trigger rule (``default`` when the task has none)."""
+    if rule is None:
+        return "default"
+    kind = rule.get("kind", "always")
+    conditions = [_condition_text(c) for c in rule.get("conditions", [])]
+    if kind == "always" or not conditions:
+        return "always"
+    if len(conditions) == 1 and kind in ("all", "any"):
+        return conditions[0]
+    return f"{kind}_of({', '.join(conditions)})"
 
 
 def task_rows(description: dict[str, Any]) -> list[dict[str, Any]]:
@@ -28,7 +49,7 @@ def task_rows(description: dict[str, Any]) -> list[dict[str, Any]]:
                     "task": task.get("id"),
                     "dependencies": task.get("dependencies") or [],
                     "retry": f"{retry.get('max_attempts', '?')}x {retry.get('backoff', '')}",
-                    "rule": "default" if rule is None else rule,
+                    "rule": rule_text(rule),
                 }
             )
     return rows
