@@ -1,0 +1,71 @@
+"""Health/readiness probes of the three services and the composite ``status``.
+
+Cheap to import: sockets, ``http.client`` and psutil only (no trio, no httpx),
+so ``cloacinactl daemon health`` stays fast.
+
+- ``probe_daemon(socket_path, timeout_s) -> dict`` (TransportError when unreachable)
+- ``http_get_json(base, path, timeout_s) -> (status, body)`` (TransportError on failure)
+- ``process_info(pid_path) -> ProcessInfo | None``: the verified owner's pid, uptime, RSS, CPU
+- ``service_status(home, service, where, timeout_s) -> dict``: one row of ``status``
+- ``composite_status(home, wheres, timeout_s) -> list[dict]``: all three, concurrently
+- ``Where``: where a probe looks (socket path or base URL)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cloacinactl.probes.daemon import (
+        probe_daemon,
+    )
+    from cloacinactl.probes.http import (
+        http_get_json,
+    )
+    from cloacinactl.probes.local import (
+        ProcessInfo,
+        process_info,
+    )
+    from cloacinactl.probes.status import (
+        PROBE_PATHS,
+        Where,
+        composite_status,
+        probe_service,
+        service_status,
+    )
+
+# Names load on first use so that importing one light submodule (e.g. for a
+# fast health probe) never pulls in trio or loguru.
+_EXPORTS: dict[str, str] = {
+    "PROBE_PATHS": "cloacinactl.probes.status",
+    "ProcessInfo": "cloacinactl.probes.local",
+    "Where": "cloacinactl.probes.status",
+    "composite_status": "cloacinactl.probes.status",
+    "http_get_json": "cloacinactl.probes.http",
+    "probe_daemon": "cloacinactl.probes.daemon",
+    "probe_service": "cloacinactl.probes.status",
+    "process_info": "cloacinactl.probes.local",
+    "service_status": "cloacinactl.probes.status",
+}
+
+__all__ = [
+    "PROBE_PATHS",
+    "ProcessInfo",
+    "Where",
+    "composite_status",
+    "http_get_json",
+    "probe_daemon",
+    "probe_service",
+    "process_info",
+    "service_status",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

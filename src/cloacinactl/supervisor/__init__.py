@@ -52,42 +52,105 @@ Running a service
 
 from __future__ import annotations
 
-from cloacinactl.supervisor.backoff import BackoffPolicy, RestartPlan, plan_restart
-from cloacinactl.supervisor.child import (
-    ChildFatal,
-    ChildSpec,
-    ExitEvent,
-    PreparedStart,
-    SupervisedChild,
-    exit_description,
-    jitter_free,
-)
-from cloacinactl.supervisor.control import StopResult, kill_descendants, stop_service
-from cloacinactl.supervisor.logfile import LogFile
-from cloacinactl.supervisor.logsetup import (
-    CHILD_LOG_ENV,
-    ServiceLogging,
-    child_log_fd,
-    install_child_logging,
-)
-from cloacinactl.supervisor.notify import Notifier
-from cloacinactl.supervisor.pidfile import (
-    PidFile,
-    PidRecord,
-    find_owner,
-    lock_held,
-    read_pid_file,
-    remove_if_stale,
-)
-from cloacinactl.supervisor.process import (
-    group_alive,
-    kill_group_now,
-    signal_group,
-    spawn_group,
-    terminate_group,
-)
-from cloacinactl.supervisor.runner import Runtime, ServiceConfig, run_service, set_title
-from cloacinactl.supervisor.states import ChildState
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cloacinactl.supervisor.backoff import (
+        BackoffPolicy,
+        RestartPlan,
+        plan_restart,
+    )
+    from cloacinactl.supervisor.child import (
+        ChildFatal,
+        ChildSpec,
+        ExitEvent,
+        PreparedStart,
+        SupervisedChild,
+        exit_description,
+        jitter_free,
+    )
+    from cloacinactl.supervisor.control import (
+        StopResult,
+        kill_descendants,
+        stop_service,
+    )
+    from cloacinactl.supervisor.logfile import (
+        LogFile,
+    )
+    from cloacinactl.supervisor.logsetup import (
+        CHILD_LOG_ENV,
+        ServiceLogging,
+        child_log_fd,
+        install_child_logging,
+    )
+    from cloacinactl.supervisor.notify import (
+        Notifier,
+    )
+    from cloacinactl.supervisor.pidfile import (
+        PidFile,
+        PidRecord,
+        find_owner,
+        lock_held,
+        read_pid_file,
+        remove_if_stale,
+    )
+    from cloacinactl.supervisor.process import (
+        group_alive,
+        kill_group_now,
+        signal_group,
+        spawn_group,
+        terminate_group,
+    )
+    from cloacinactl.supervisor.runner import (
+        Runtime,
+        ServiceConfig,
+        run_service,
+        set_title,
+    )
+    from cloacinactl.supervisor.states import (
+        ChildState,
+    )
+
+# Names load on first use so that importing one light submodule (e.g. for a
+# fast health probe) never pulls in trio or loguru.
+_EXPORTS: dict[str, str] = {
+    "BackoffPolicy": "cloacinactl.supervisor.backoff",
+    "CHILD_LOG_ENV": "cloacinactl.supervisor.logsetup",
+    "ChildFatal": "cloacinactl.supervisor.child",
+    "ChildSpec": "cloacinactl.supervisor.child",
+    "ChildState": "cloacinactl.supervisor.states",
+    "ExitEvent": "cloacinactl.supervisor.child",
+    "LogFile": "cloacinactl.supervisor.logfile",
+    "Notifier": "cloacinactl.supervisor.notify",
+    "PidFile": "cloacinactl.supervisor.pidfile",
+    "PidRecord": "cloacinactl.supervisor.pidfile",
+    "PreparedStart": "cloacinactl.supervisor.child",
+    "RestartPlan": "cloacinactl.supervisor.backoff",
+    "Runtime": "cloacinactl.supervisor.runner",
+    "ServiceConfig": "cloacinactl.supervisor.runner",
+    "ServiceLogging": "cloacinactl.supervisor.logsetup",
+    "StopResult": "cloacinactl.supervisor.control",
+    "SupervisedChild": "cloacinactl.supervisor.child",
+    "child_log_fd": "cloacinactl.supervisor.logsetup",
+    "exit_description": "cloacinactl.supervisor.child",
+    "find_owner": "cloacinactl.supervisor.pidfile",
+    "group_alive": "cloacinactl.supervisor.process",
+    "install_child_logging": "cloacinactl.supervisor.logsetup",
+    "jitter_free": "cloacinactl.supervisor.child",
+    "kill_descendants": "cloacinactl.supervisor.control",
+    "kill_group_now": "cloacinactl.supervisor.process",
+    "lock_held": "cloacinactl.supervisor.pidfile",
+    "plan_restart": "cloacinactl.supervisor.backoff",
+    "read_pid_file": "cloacinactl.supervisor.pidfile",
+    "remove_if_stale": "cloacinactl.supervisor.pidfile",
+    "run_service": "cloacinactl.supervisor.runner",
+    "set_title": "cloacinactl.supervisor.runner",
+    "signal_group": "cloacinactl.supervisor.process",
+    "spawn_group": "cloacinactl.supervisor.process",
+    "stop_service": "cloacinactl.supervisor.control",
+    "terminate_group": "cloacinactl.supervisor.process",
+}
 
 __all__ = [
     "CHILD_LOG_ENV",
@@ -126,3 +189,12 @@ __all__ = [
     "stop_service",
     "terminate_group",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -87,3 +87,30 @@ def kill_descendants(proc: psutil.Process) -> None:
                 os.killpg(child.pid, signal.SIGKILL)
         with contextlib.suppress(psutil.Error):
             child.kill()
+
+
+def service_binary(service: str) -> str:
+    """The installed ``cloacina-<service>`` console script (beside this interpreter first)."""
+    import shutil
+    import sys
+
+    name = f"cloacina-{service}"
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        from cloacinactl.errors import UserError
+
+        raise UserError(f"{name} is not installed", hint="reinstall cloacinactl (pip install .)")
+    return found
+
+
+def exec_service(service: str, args: list[str]) -> None:
+    """Replace this process with the service binary (foreground), passing ``args``."""
+    import sys
+
+    binary = service_binary(service)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(binary, [binary, *args])
