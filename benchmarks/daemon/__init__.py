@@ -1,0 +1,1 @@
+"""Daemon benchmarks: reconcile, package-drop latency, cron lateness."""
