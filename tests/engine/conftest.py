@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # the ``flows`` task module
 
 from cloacinactl.engine.executor import ExecutorConfig
 from cloacinactl.engine.runner import Runner
+from cloacinactl.engine.taskrun import InProcessTaskRunner
 
 FAST = ExecutorConfig(
     concurrency=8, poll_interval_s=0.02, heartbeat_interval_s=0.2, stale_after_s=2.0
@@ -28,7 +29,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 async def runner(db_url: str, nursery: trio.Nursery) -> AsyncIterator[Runner]:
-    r = Runner(db_url, config=FAST)
+    r = Runner(db_url, config=FAST, task_runner=InProcessTaskRunner())
     await nursery.start(r.serve)
     yield r
     await r.ashutdown(5)

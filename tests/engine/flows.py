@@ -214,3 +214,25 @@ EXPONENTIAL = RetryPolicy(
     retry_on=RetryOn.ALL,
     jitter=False,
 )
+
+
+def exits(ctx: Any) -> Any:
+    os._exit(3)
+
+
+def aborts(ctx: Any) -> Any:
+    os.abort()
+
+
+def loops(ctx: Any) -> Any:
+    while True:
+        pass
+
+
+def prints(ctx: Any) -> Any:
+    import logging
+
+    print("hello from the task")
+    logging.getLogger("flows").warning("a warning from the task")
+    ctx.set("printed", True)
+    return ctx

@@ -211,6 +211,7 @@ class Executor:
                 output=outcome.output,
                 error=outcome.error,
                 claimant_id=self.claimant_id,
+                captured=outcome.captured or None,
             )
         )
         del self._inflight[claimed.task_pk]

@@ -48,6 +48,7 @@ class Outcome:
     output: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     claimant_id: str | None = None
+    captured: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -277,7 +278,12 @@ def apply_outcomes(
             )
             fresh_outputs[o.execution_id][o.task_name] = output
             upd(t, state=TaskState.COMPLETED.value, completed_at=now, error=None)
-            log.add(o.execution_id, EventType.TASK_COMPLETED, o.task_name, {"attempt": o.attempt})
+            log.add(
+                o.execution_id,
+                EventType.TASK_COMPLETED,
+                o.task_name,
+                {"attempt": o.attempt, **(o.captured or {})},
+            )
         elif o.kind == "failed":
             err = o.error or {}
             policy = reg.workflow.task(o.task_name).retry
@@ -287,7 +293,12 @@ def apply_outcomes(
                 bool(err.get("transient", False)),
             )
             decision = retry.decide(policy, o.attempt, failure, rng)
-            data = {"attempt": o.attempt, "error": err, "reason": decision.reason}
+            data = {
+                "attempt": o.attempt,
+                "error": err,
+                "reason": decision.reason,
+                **(o.captured or {}),
+            }
             if decision.retry and not cancelled:
                 at = now + dt.timedelta(milliseconds=decision.delay_ms)
                 upd(

@@ -33,7 +33,7 @@ from cloacinactl.engine.context import to_json_value
 from cloacinactl.engine.executor import Executor, ExecutorConfig, utcnow
 from cloacinactl.engine.model import WorkflowDef
 from cloacinactl.engine.queries import ExecutionResult
-from cloacinactl.engine.taskrun import InProcessTaskRunner, TaskRunner
+from cloacinactl.engine.taskrun import TaskRunner
 from cloacinactl.errors import CloacinaError, UserError
 from cloacinactl.store import Store, open_store
 
@@ -73,8 +73,11 @@ class Runner:
         config: ExecutorConfig | None = None,
         store: Store | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
+        service: str = "cloacina",
     ) -> None:
         self.database_url = database_url
+        self.service = service
+        self._pool: Any = None
         self.tenant = tenant
         self.workers = workers or os.cpu_count() or 1
         self.config = config or ExecutorConfig(concurrency=self.workers)
@@ -102,25 +105,43 @@ class Runner:
         return self._executor
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Open the store (migrating it), start the executor; run until cancelled."""
+        """Open the store (migrating it), start workers and the executor; run until
+        cancelled or :meth:`ashutdown`."""
         if self._store is None:
             self._store = await trio.to_thread.run_sync(
                 lambda: open_store(self.database_url, tenant=self.tenant)
             )
-        runner = self._task_runner or InProcessTaskRunner()
-        self._executor = Executor(self._store, runner, self.config, clock=self._clock)
-        self._executor.on_finished(self._finished)
+        async with trio.open_nursery() as nursery:
+            runner = self._task_runner
+            if runner is None:
+                from cloacinactl.engine.pooled import PoolTaskRunner
+                from cloacinactl.engine.workers import WorkerPool
+
+                self._pool = WorkerPool(self.workers, service=self.service)
+                await nursery.start(self._pool.serve)
+                runner = PoolTaskRunner(self._pool)
+            self._executor = Executor(self._store, runner, self.config, clock=self._clock)
+            self._executor.on_finished(self._finished)
+            await nursery.start(self._serve_executor)
+            task_status.started()
+
+    async def _serve_executor(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         with trio.CancelScope() as scope:
             self._serve_scope = scope
-            await self._executor.serve(task_status=task_status)
+            await self.executor.serve(task_status=task_status)
 
     async def ashutdown(self, deadline_s: float = 30.0) -> bool:
-        """Stop claiming, drain in-flight tasks up to ``deadline_s``, then stop serving."""
+        """Stop claiming, drain in-flight tasks up to ``deadline_s``, stop the executor
+        (unfinished claims are handed back) and the workers."""
         drained = True
         if self._executor is not None:
             drained = await self.executor.drain(deadline_s)
         if self._serve_scope is not None:
             self._serve_scope.cancel()
+        if self._pool is not None:
+            await self._pool.stop()
         return drained
 
     def _finished(self, finished: dict[str, str]) -> None:

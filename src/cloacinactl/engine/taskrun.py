@@ -10,10 +10,10 @@ use where isolation is not wanted.
 from __future__ import annotations
 
 import importlib
-import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import trio
@@ -67,37 +67,13 @@ def _resolve(code: dict[str, Any], function: str | None, task_id: str) -> Callab
     return target  # type: ignore[no-any-return]
 
 
-def _json_problem(value: Any) -> str | None:
-    import json
-
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        return str(exc)
-    return None
-
-
-def normalise_output(result: Any, given: dict[str, Any]) -> TaskOutcome:
-    """design §8: a Context or dict is the output, None means "the given context"."""
-    if result is None:
-        output: Any = given
-    elif isinstance(result, dict):
-        output = result
-    elif hasattr(result, "to_dict") and callable(result.to_dict):
-        output = result.to_dict()
-    else:
-        return TaskOutcome.failure(
-            "bad_return",
-            f"task returned {type(result).__name__}; return a Context, a dict or None",
-        )
-    problem = _json_problem(output)
-    if problem:
-        return TaskOutcome.failure("not_json", f"task output is not JSON: {problem}")
-    return TaskOutcome(True, output=dict(output))
-
-
 class InProcessTaskRunner:
-    """Run task functions in this process (sync ones on a thread unless ``inline``)."""
+    """Run task functions in this process, by the worker's calling conventions.
+
+    Calls run on a thread (``inline=False``) or directly on the trio thread
+    (``inline=True``: fastest, for trivial tasks in benchmarks). No isolation: a
+    crash or ``os._exit`` takes the engine down; use the worker pool for that.
+    """
 
     def __init__(self, *, inline: bool = False) -> None:
         self.inline = inline
@@ -110,32 +86,22 @@ class InProcessTaskRunner:
             self._cache[key] = func
         except Exception as exc:  # user code import: any error fails the attempt
             return TaskOutcome.failure("not_found", f"cannot load task: {exc!r}")
-        given = dict(request.context)
-        arg = _make_context(given)
+        from cloacinactl.engine.workers.calling import TaskHandle, call_task
+
+        handle = TaskHandle(
+            request.execution_id, request.workflow, request.task_id, request.attempt, 0
+        )
+        call = partial(call_task, func, dict(request.context), handle)
         try:
             with trio.fail_after(request.timeout_s or float("inf")):
-                if inspect.iscoroutinefunction(func):
-                    result = await func(arg)
-                elif self.inline:
-                    result = func(arg)
+                if self.inline:
+                    output, error = call()
                 else:
-                    result = await trio.to_thread.run_sync(func, arg, abandon_on_cancel=True)
+                    output, error = await trio.to_thread.run_sync(call, abandon_on_cancel=True)
         except trio.TooSlowError:
             return TaskOutcome.failure(
                 "timeout", f"task ran past its {request.timeout_s}s timeout", transient=True
             )
-        except Exception as exc:  # the task raised: a failed attempt
-            transient = isinstance(exc, (TimeoutError, ConnectionError))
-            return TaskOutcome.failure(
-                "exception", f"task raised {type(exc).__name__}: {exc}", transient=transient
-            )
-        if result is None and arg is not given:
-            result = arg
-        return normalise_output(result, given)
-
-
-def _make_context(data: dict[str, Any]) -> Any:
-    """The authoring API's Context (a dict view with cloaca's method names)."""
-    from cloacinactl.engine.context import Context
-
-    return Context(data)
+        if error is not None:
+            return TaskOutcome(False, error=error.to_dict())
+        return TaskOutcome(True, output=output)
