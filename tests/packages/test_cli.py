@@ -52,6 +52,17 @@ def test_new_build_pack_sign_validate_round_trip(cli: Any, tmp_path: Path) -> No
     assert r.returncode == 0, r.stderr
     assert "summarize" in r.stdout and "not checked" in r.stdout
 
+    records = '{"records": [1, 2, 3, 4]}'
+    r = cli("package", "run", str(archive), "--json", "--context", "-", input=records, timeout=120)
+    assert r.returncode == 0, r.stderr
+    run = json.loads(r.stdout)
+    assert run["status"] == "Completed"
+    assert run["output_context"]["summary"] == {"count": 4, "total": 10}
+    assert [(t["task"], t["state"]) for t in run["tasks"]] == [
+        ("extract", "Completed"),
+        ("summarize", "Completed"),
+    ]
+
 
 def test_pack_twice_same_bytes_via_cli(cli: Any, make_package: Any, tmp_path: Path) -> None:
     root = make_package()
@@ -216,3 +227,68 @@ def make_wheel(folder: Path, name: str, code: str) -> Path:
             zf.writestr(n, content)
         zf.writestr(f"{info}/RECORD", record)
     return path
+
+
+FAILING = """\
+import cloaca
+
+
+@cloaca.task(id="ok", dependencies=[])
+def ok(context):
+    print("ok ran")
+    return context
+
+
+@cloaca.task(id="boom", dependencies=["ok"], retry_attempts=2, retry_backoff="fixed",
+             retry_delay_ms=10)
+def boom(context):
+    raise ValueError("no luck")
+
+
+@cloaca.task(id="after", dependencies=["boom"])
+def after(context):
+    return context
+"""
+
+
+def test_run_failing_workflow_exits_1_with_task_table(cli: Any, make_package: Any) -> None:
+    root = make_package(tasks=FAILING)
+    r = cli("package", "run", str(root), timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert "Failed" in r.stdout
+    lines = {line.split()[0]: line for line in r.stdout.splitlines() if line.split()}
+    assert "Completed" in lines["ok"]
+    assert "Failed" in lines["boom"] and "no luck" in lines["boom"]
+    assert lines["boom"].split()[2] == "2"  # both attempts used
+    assert "Skipped" in lines["after"]
+    assert "[ok] ok ran" in r.stderr
+
+
+def test_run_examples_with_context_file(cli: Any, tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    context = tmp_path / "ctx.json"
+    context.write_text('{"sensor": "attic", "samples": 10}')
+    r = cli("package", "run", str(examples / "linear-pipeline"), "--context", str(context),
+            "--json", env={"CLOACINA_VAR_REPORT_TITLE": "Attic"}, timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)["output_context"]["report"]
+    assert report["title"] == "Attic" and report["sensor"] == "attic"
+    assert report["count"] + report["dropped"] == 10
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workflow", "nope"], "has no workflow 'nope'"),
+        (["--context", "/nonexistent.json"], "cannot read context file"),
+    ],
+)
+def test_run_bad_arguments(cli: Any, make_package: Any, args: list[str], message: str) -> None:
+    r = cli("package", "run", str(make_package()), *args)
+    assert r.returncode == 1
+    assert message in r.stderr
+
+
+def test_run_rejects_non_object_context(cli: Any, make_package: Any) -> None:
+    r = cli("package", "run", str(make_package()), "--context", "-", input="[1, 2]")
+    assert r.returncode == 1 and "must be a JSON object" in r.stderr
