@@ -77,15 +77,19 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         hint = None
-        match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        match = re.search(
+            r"argument ([^:]*): invalid choice: '([^']*)' \(choose from (.*)\)", message
+        )
         if match:
-            word = match.group(1)
-            choices = re.findall(r"'?([\w-]+)'?", match.group(2))
+            word = match.group(2)
+            choices = re.findall(r"'?([\w-]+)'?", match.group(3))
             close = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
             if not close:
                 close = [c for c in choices if c.startswith(word[:2])][:1]
-            kind = "command"
-            message = f"unknown {kind} '{word}'"
+            if match.group(1) in ("<noun>", "<verb>"):
+                message = f"unknown command '{word}'"
+            else:
+                message = f"invalid value '{word}' for {match.group(1)}"
             hint = f"did you mean '{close[0]}'?" if close else "choose from: " + ", ".join(choices)
         raise UsageError(message, usage=self.format_usage(), hint=hint)
 
