@@ -2,9 +2,9 @@
 
 The package is loaded exactly as the daemon would (safe unpack, manifest,
 import in a subprocess), then a :class:`~cloacinactl.engine.runner.Runner` on
-a temporary SQLite file executes the workflow with task code running in a
-small :class:`~cloacinactl.engine.workers.WorkerPool` (never in this
-process). Everything temporary is removed afterwards.
+a temporary SQLite file executes the workflow; task code runs in the
+Runner's worker processes, never in this one. Everything temporary is
+removed afterwards.
 """
 
 from __future__ import annotations
@@ -20,45 +20,29 @@ from cloacinactl.packages.errors import PackageError
 
 if TYPE_CHECKING:
     from cloacinactl.engine.queries import ExecutionResult
-    from cloacinactl.engine.taskrun import TaskOutcome, TaskRequest
-    from cloacinactl.engine.workers import WorkerPool
     from cloacinactl.packages.loader import LoadedPackage
 
 MAX_WORKERS = 4
 
 
-class PoolTaskRunner:
-    """The engine's task-runner protocol served by a worker pool (task code in children)."""
-
-    def __init__(self, pool: WorkerPool) -> None:
-        self.pool = pool
-        self.captured: dict[str, list[str]] = {}
-
-    async def run_task(self, request: TaskRequest) -> TaskOutcome:
-        from cloacinactl.engine.taskrun import TaskOutcome
-        from cloacinactl.engine.workers import TaskRequest as WorkerRequest
-        from cloacinactl.engine.workers import source_from_dict
-
-        result = await self.pool.run_task(
-            WorkerRequest(
-                source=source_from_dict(request.code),
-                workflow=request.workflow,
-                task_id=request.task_id,
-                context=dict(request.context),
-                execution_id=request.execution_id,
-                attempt=request.attempt,
-                timeout=request.timeout_s,
-            )
-        )
-        text = (result.captured.stdout + result.captured.stderr).strip()
+def captured_output(events: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Task id → the stdout/stderr each attempt produced (from the execution's events)."""
+    captured: dict[str, list[str]] = {}
+    for event in events:
+        data = event.get("event_data")
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except json.JSONDecodeError:
+                continue
+        if event.get("event_type") not in ("task_completed", "task_failed"):
+            continue
+        if not isinstance(data, dict):
+            continue
+        text = (str(data.get("stdout") or "") + str(data.get("stderr") or "")).strip()
         if text:
-            self.captured.setdefault(request.task_id, []).append(text)
-        if result.status == "completed" and result.output is not None:
-            return TaskOutcome(True, output=result.output)
-        error = result.error
-        if error is None:
-            return TaskOutcome.failure("failed", "task failed without a reason")
-        return TaskOutcome.failure(error.kind, error.message, transient=error.transient)
+            captured.setdefault(str(event.get("task_name")), []).append(text)
+    return captured
 
 
 def read_context(source: str | None) -> dict[str, Any]:
@@ -108,15 +92,12 @@ async def execute(
     import trio
 
     from cloacinactl.engine.runner import Runner
-    from cloacinactl.engine.workers import WorkerPool
 
     tasks = next(len(w["tasks"]) for w in loaded.description["workflows"] if w["name"] == workflow)
     size = max(1, min(MAX_WORKERS, os.cpu_count() or 1, tasks))
-    pool = WorkerPool(size, service="cloacina-run")
-    task_runner = PoolTaskRunner(pool)
-    runner = Runner(f"sqlite:///{database}", workers=size, task_runner=task_runner)
+    # The Runner starts its own worker pool: task code never runs in this process.
+    runner = Runner(f"sqlite:///{database}", workers=size, service="cloacina-run")
     async with trio.open_nursery() as nursery:
-        await nursery.start(pool.serve)
         await nursery.start(runner.serve)
         try:
             for wf in loaded.workflows():
@@ -125,11 +106,11 @@ async def execute(
                 result = await runner.aexecute(workflow, context, timeout=timeout)
             except trio.TooSlowError:
                 raise PackageError(f"the execution did not finish within {timeout:g}s") from None
+            events = await runner.events(result.execution_id)
         finally:
             await runner.ashutdown(deadline_s=5.0)
-            await pool.stop()
             nursery.cancel_scope.cancel()
-    return result, task_runner.captured
+    return result, captured_output(events)
 
 
 def quiet_service_logs(verbose: bool) -> None:
