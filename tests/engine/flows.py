@@ -32,6 +32,8 @@ NO_RETRY = RetryPolicy(max_attempts=1)
 
 
 def _mark(ctx: Any, name: str) -> None:
+    if ctx.get("sleep_each"):
+        time.sleep(float(ctx.get("sleep_each")))
     log = ctx.get("log")
     if log:
         with open(log, "a") as fh:
