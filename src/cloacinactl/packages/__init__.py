@@ -20,6 +20,7 @@ from cloacinactl.packages.loader import (
     DEFAULT_IMPORT_TIMEOUT,
     LoadedPackage,
     PackageLoader,
+    PoolImporter,
     subprocess_import,
 )
 from cloacinactl.packages.manifest import Manifest, load_manifest, parse_manifest
@@ -39,6 +40,7 @@ __all__ = [
     "PackageError",
     "PackageIdentity",
     "PackageLoader",
+    "PoolImporter",
     "SignatureError",
     "TamperedArchiveError",
     "UnsafeArchiveError",

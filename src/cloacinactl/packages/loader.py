@@ -39,11 +39,39 @@ DEFAULT_IMPORT_TIMEOUT = 30.0
 
 
 class AsyncImporter(Protocol):
-    """Something that imports a package elsewhere (e.g. the worker pool)."""
+    """Something that imports a package elsewhere (e.g. :class:`PoolImporter`)."""
 
     async def import_package(
-        self, root: Path, manifest: Manifest, timeout: float
+        self, root: Path, manifest: Manifest, timeout: float, *, package_id: str
     ) -> dict[str, Any]: ...
+
+
+class PoolImporter:
+    """Import packages in a running ``WorkerPool``; the worker keeps them cached.
+
+    ``package_id`` is the identity id, the same one :meth:`LoadedPackage.source`
+    sends with every task, so the worker that imported the package reuses it.
+    """
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    async def import_package(
+        self, root: Path, manifest: Manifest, timeout: float, *, package_id: str
+    ) -> dict[str, Any]:
+        from cloacinactl.engine.workers import PackageSource
+
+        source = PackageSource(package_id, str(root), manifest.to_dict())
+        result = await self.pool.load(source, timeout=timeout)
+        if result.error is not None:
+            kind = result.error.kind
+            message = result.error.message
+            if kind == "timeout":
+                message = f"importing the entry module did not finish within {timeout:g}s"
+            raise ImportFailedError(message)
+        if not isinstance(result.description, dict):
+            raise ImportFailedError("the worker returned no package description")
+        return {k: v for k, v in result.description.items() if k != "source_id"}
 
 
 def subprocess_import(root: Path, timeout: float = DEFAULT_IMPORT_TIMEOUT) -> dict[str, Any]:
@@ -230,7 +258,9 @@ class PackageLoader:
         identity, manifest, root, entry, signature = prepared
         try:
             if importer is not None:
-                description = await importer.import_package(root, manifest, self.import_timeout)
+                description = await importer.import_package(
+                    root, manifest, self.import_timeout, package_id=identity.id
+                )
             else:
                 description = await trio.to_thread.run_sync(
                     subprocess_import, root, self.import_timeout
