@@ -103,9 +103,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def run(argv: Sequence[str]) -> int:
+    args = parse(argv)  # --help exits here, before anything else is imported
     from cloacinactl.cli.context import Ctx
 
-    args = parse(argv)
     ctx = Ctx.from_args(args)
     ctx.setup_logging()
     func = getattr(args, "_func", None)

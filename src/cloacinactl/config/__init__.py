@@ -1,21 +1,45 @@
 """Configuration: home layout, the typed config.toml, profiles, API keys, log filters.
 
-Everything here is cheap to import (no tomlkit, no logging): services call
-:func:`load_config` and get frozen dataclasses.
+Services call :func:`load_config` and get frozen dataclasses. Names are exported
+lazily (PEP 562) so that importing one submodule, e.g. ``config.home``, does not
+pay for all the others on the CLI's start-up path.
 """
 
-from cloacinactl.config.apikey import resolve_api_key
-from cloacinactl.config.home import Home
-from cloacinactl.config.loader import load_config, parse_config
-from cloacinactl.config.logfilter import LogFilter, parse_filter, resolve_filter
-from cloacinactl.config.schema import (
-    CompilerConfig,
-    Config,
-    DaemonConfig,
-    Profile,
-    WatchConfig,
-)
-from cloacinactl.config.target import Target, resolve_target
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cloacinactl.config.apikey import resolve_api_key
+    from cloacinactl.config.home import Home
+    from cloacinactl.config.loader import load_config, parse_config
+    from cloacinactl.config.logfilter import LogFilter, parse_filter, resolve_filter
+    from cloacinactl.config.schema import (
+        CompilerConfig,
+        Config,
+        DaemonConfig,
+        Profile,
+        WatchConfig,
+    )
+    from cloacinactl.config.target import Target, resolve_target
+
+_EXPORTS = {
+    "resolve_api_key": "apikey",
+    "Home": "home",
+    "load_config": "loader",
+    "parse_config": "loader",
+    "LogFilter": "logfilter",
+    "parse_filter": "logfilter",
+    "resolve_filter": "logfilter",
+    "CompilerConfig": "schema",
+    "Config": "schema",
+    "DaemonConfig": "schema",
+    "Profile": "schema",
+    "WatchConfig": "schema",
+    "Target": "target",
+    "resolve_target": "target",
+}
 
 __all__ = [
     "CompilerConfig",
@@ -33,3 +57,10 @@ __all__ = [
     "resolve_filter",
     "resolve_target",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
