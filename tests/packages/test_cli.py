@@ -292,3 +292,17 @@ def test_run_bad_arguments(cli: Any, make_package: Any, args: list[str], message
 def test_run_rejects_non_object_context(cli: Any, make_package: Any) -> None:
     r = cli("package", "run", str(make_package()), "--context", "-", input="[1, 2]")
     assert r.returncode == 1 and "must be a JSON object" in r.stderr
+
+
+def test_build_rust_folder_runs_cargo(cli: Any, tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("cargo") is None:
+        pytest.skip("cargo is not installed")
+    root = tmp_path / "rusty"
+    root.mkdir()
+    (root / "package.toml").write_text('[package]\nname = "rusty"\nversion = "0.1.0"\n')
+    (root / "Cargo.toml").write_text("this is not toml [[[\n")
+    r = cli("package", "build", str(root))
+    assert r.returncode == 1
+    assert "cargo build failed" in r.stderr
