@@ -149,3 +149,22 @@ def test_bad_output_format_is_usage_error(cli: Any) -> None:
     result = cli("config", "list", "-o", "xml")
     assert result.returncode == 1
     assert "invalid value 'xml' for -o/--output" in result.stderr
+
+
+def test_empty_table_says_so_on_stderr(cli: Any) -> None:
+    result = cli("config", "profile", "list")
+    assert result.returncode == 0
+    assert result.stdout == "" and "(no items)" in result.stderr
+    assert cli("config", "profile", "list", "-o", "json").stdout == "[]\n"
+
+
+def test_confirm_refuses_without_a_terminal() -> None:
+    import argparse
+
+    from cloacinactl.cli.context import Ctx
+    from cloacinactl.cli.framework import GLOBAL_DEFAULTS
+
+    ctx = Ctx.from_args(argparse.Namespace(**GLOBAL_DEFAULTS))
+    ctx.confirm("delete everything?", force=True)  # --force: no question asked
+    with pytest.raises(UserError, match="refusing without --force"):
+        ctx.confirm("delete everything?")

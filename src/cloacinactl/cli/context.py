@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from cloacinactl.config.home import Home
+from cloacinactl.errors import UserError
 
 if TYPE_CHECKING:
     from cloacinactl.cli.http import ApiClient
@@ -84,6 +85,23 @@ class Ctx:
         from cloacinactl.cli.output import emit
 
         emit(data, self.output, sys.stdout, no_color=self.no_color, columns=columns)
+
+    def confirm(self, question: str, *, force: bool = False) -> None:
+        """Ask ``question [y/N]`` on the terminal; ``force`` skips it.
+
+        Refuses (exit 1) when declined, or when stdin is not a terminal and
+        ``force`` is not set, so scripts never hang on a hidden prompt.
+        """
+        if force:
+            return
+        if not sys.stdin.isatty():
+            raise UserError(f"{question} — refusing without --force (stdin is not a terminal)")
+        try:
+            answer = input(f"{question} [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            raise UserError("aborted")
 
     def setup_logging(self) -> None:
         """stderr logging: ``-v`` = debug; else RUST_LOG; else warnings only."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
@@ -200,3 +201,5 @@ def emit(
     colour = fmt == "table" and colour_allowed(stream, no_color, env)
     stream.write(render(data, fmt, columns=columns, colour=colour))
     stream.flush()
+    if fmt == "table" and isinstance(data, list | tuple) and not data:
+        print("(no items)", file=sys.stderr)
