@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import time
 from dataclasses import dataclass
@@ -63,16 +64,42 @@ def stop_service(
         raise TransportError(
             f"{service}: pid {record.pid} exited before it could be signalled"
         ) from None
-    try:
-        owner.process.wait(timeout=timeout_s)
-    except psutil.TimeoutExpired:
+    if not wait_exit(owner.process, timeout_s):
         raise TransportError(
             f"{service} (pid {record.pid}) did not exit within {timeout_s:g}s",
             hint=f"force it: cloacinactl {service} stop --force",
-        ) from None
+        )
     if force:
         remove_if_stale(pid_path)
     return StopResult(pid=record.pid, forced=force, seconds=time.monotonic() - started)
+
+
+def wait_exit(proc: psutil.Process, timeout_s: float) -> bool:
+    """Wait until ``proc`` has exited (a zombie counts); False on timeout.
+
+    Uses a pidfd (readable once the process exits, even when it is not our
+    child) so the exit is seen at once; falls back to polling elsewhere.
+    """
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        pidfd = -1
+    if pidfd >= 0:
+        try:
+            poller = select.poll()
+            poller.register(pidfd, select.POLLIN)
+            return bool(poller.poll(max(0, int(timeout_s * 1000))))
+        finally:
+            os.close(pidfd)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.01)
+    return False
 
 
 def kill_descendants(proc: psutil.Process) -> None:

@@ -6,10 +6,12 @@ Linux), so it is noticed at once and the zombie is reaped by the wait.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Mapping, Sequence
 
+import psutil
 import trio
 
 # After the group leader exited, members that outlive it are polled at this
@@ -60,12 +62,14 @@ async def terminate_group(process: trio.Process, grace_s: float) -> int:
     """SIGTERM the process group of ``process``, SIGKILL it after ``grace_s``.
 
     Waits for the leader (reaping it) and for every other member of the group
-    (children, grandchildren) to be gone. Returns the leader's exit status.
+    and every descendant (children, grandchildren, even those that left the
+    group) to be gone; zombies count as gone. Returns the leader's exit status.
     Runs shielded from cancellation: a stop is never left half-done.
     """
     pgid = process.pid
     returncode = 0
     with trio.CancelScope(shield=True):
+        members = descendants(pgid)
         if process.returncode is None:
             signal_group(pgid, signal.SIGTERM)
         else:
@@ -74,16 +78,32 @@ async def terminate_group(process: trio.Process, grace_s: float) -> int:
         deadline = trio.current_time() + grace_s
         with trio.move_on_at(deadline):
             await process.wait()
-            while group_alive(pgid):
+            while any(_running(p) for p in members):
                 await trio.sleep(_GROUP_POLL_S)
+        # SIGKILL cannot be ignored: once sent, nothing is left to wait for but the
+        # leader's exit status (its pidfd says so at once).
         signal_group(pgid, signal.SIGKILL)
+        for member in members:
+            with contextlib.suppress(psutil.Error):
+                if _running(member):
+                    member.kill()
         returncode = await process.wait()
-        # SIGKILL is delivered at once, but members reparented elsewhere are reaped
-        # asynchronously by their new parent; wait briefly for them to disappear.
-        with trio.move_on_after(1.0):
-            while group_alive(pgid):
-                await trio.sleep(_GROUP_POLL_S)
     return returncode
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    """Every descendant of ``pid`` right now (empty when it is gone)."""
+    try:
+        return list(psutil.Process(pid).children(recursive=True))
+    except psutil.Error:
+        return []
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def kill_group_now(pgid: int) -> None:
