@@ -113,3 +113,56 @@ def test_powershell_script_has_the_tables(cli: Any) -> None:
     assert "Register-ArgumentCompleter -Native -CommandName cloacinactl" in text
     assert "'config profile' = @('set', 'list', 'use', 'delete', 'check')" in text
     assert text.count("{") == text.count("}")
+
+
+@pytest.fixture
+def profiled_home(cli: Any, home: Path) -> Path:
+    for name in ("prod", "staging"):
+        args = ("--server", "http://127.0.0.1:1", "--api-key", "k")
+        assert cli("config", "profile", "set", name, *args).returncode == 0
+    return home
+
+
+def _env_with_cli() -> dict[str, str]:
+    import os
+    import sys
+
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+
+def test_bash_completes_profile_names(cli: Any, tmp_path: Path, profiled_home: Path) -> None:
+    path = _script(cli, "bash", tmp_path)
+    driver = BASH_DRIVER.split("comp cloacinactl da")[0] + (
+        f'comp cloacinactl --home {profiled_home} --profile ""\n'
+        f"comp cloacinactl --home={profiled_home} config profile use st\n"
+    )
+    out = subprocess.run(
+        ["bash", "-c", driver, "driver", str(path)],
+        capture_output=True,
+        text=True,
+        env=_env_with_cli(),
+    )
+    assert out.stdout.splitlines() == ["prod staging", "staging"], out.stderr
+
+
+@pytest.mark.skipif(not shutil.which("fish"), reason="fish is not installed")
+def test_fish_completes_profile_names(cli: Any, tmp_path: Path, profiled_home: Path) -> None:
+    path = _script(cli, "fish", tmp_path)
+    probe = f"source {path}; complete -C 'cloacinactl --home {profiled_home} --profile '"
+    out = subprocess.run(["fish", "-c", probe], capture_output=True, text=True, env=_env_with_cli())
+    assert out.stdout.split() == ["prod", "staging"], out.stderr
+
+
+@pytest.mark.skipif(not shutil.which("zsh"), reason="zsh is not installed")
+def test_zsh_completes_profile_names(cli: Any, tmp_path: Path, profiled_home: Path) -> None:
+    path = _script(cli, "zsh", tmp_path)
+    probe = f"""
+source {path}
+words=(cloacinactl --home {profiled_home} config profile delete ''); CURRENT=7
+__cloacinactl_candidates
+print -r -- $__cloacinactl_kind ${{__cloacinactl_cands[-2]}} ${{__cloacinactl_cands[-1]}}
+"""
+    out = subprocess.run(
+        ["zsh", "-f", "-c", probe], capture_output=True, text=True, env=_env_with_cli()
+    )
+    assert out.stdout.split() == ["words", "prod", "staging"], out.stderr
