@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, select
 
+from cloacinactl.engine.fastsql import Sql, dumps, many
 from cloacinactl.store import schema as s
 
 
@@ -35,20 +36,13 @@ class EventType(StrEnum):
     WORKFLOW_CANCELLED = "workflow_cancelled"
 
 
-_SET_SEQ = (
-    s.executions.update()
-    .where(s.executions.c.id == bindparam("eid"))
-    .values(next_seq=bindparam("seq"))
-)
-
-
 class EventLog:
     """Collect events for executions whose rows the caller has locked; ``flush`` writes them."""
 
     def __init__(self, now: dt.datetime) -> None:
         self.now = now
         self._next: dict[str, int] = {}
-        self._rows: list[dict[str, Any]] = []
+        self._rows: list[tuple[str, int, str, str | None, dict[str, Any]]] = []
 
     def track(self, execution_id: str, next_seq: int) -> None:
         """Start numbering ``execution_id``'s events from ``next_seq`` (a locked read)."""
@@ -66,35 +60,34 @@ class EventLog:
     ) -> None:
         seq = self._next[execution_id]
         self._next[execution_id] = seq + 1
-        self._rows.append(
-            {
-                "id": str(uuid.uuid4()),
-                "execution_id": execution_id,
-                "sequence_num": seq,
-                "event_type": event_type.value,
-                "task_name": task_name,
-                "event_data": data or {},
-                "created_at": self.now,
-            }
-        )
+        self._rows.append((execution_id, seq, event_type.value, task_name, data or {}))
 
-    def flush(self, conn: Connection, *, update_seq: bool = True) -> int:
+    def flush(self, conn: Connection, sql: Sql, *, update_seq: bool = True) -> int:
         """Insert the collected events and persist each execution's next number."""
-        if self._rows:
-            conn.execute(s.events.insert(), self._rows)
-        if update_seq and self._next:
-            conn.execute(_SET_SEQ, [{"eid": k, "seq": v} for k, v in self._next.items()])
+        at = sql.ts(self.now)
+        many(
+            conn,
+            sql.insert_events,
+            [(str(uuid.uuid4()), e, n, t, k, dumps(d), at) for e, n, t, k, d in self._rows],
+        )
+        if update_seq:
+            many(conn, sql.set_next_seq, [(v, k) for k, v in self._next.items()])
         written = len(self._rows)
         self._rows = []
         return written
 
 
-def lock_executions(conn: Connection, backend: str, execution_ids: Iterable[str]) -> dict[str, Any]:
+def lock_executions(conn: Connection, sql: Sql, execution_ids: Iterable[str]) -> dict[str, Any]:
     """Lock (PostgreSQL: in id order, so lockers never deadlock) and read execution rows."""
     ids = sorted(set(execution_ids))
     if not ids:
         return {}
-    stmt = select(s.executions).where(s.executions.c.id.in_(ids)).order_by(s.executions.c.id)
-    if backend == "postgresql":
+    c = s.executions.c
+    stmt = (
+        select(c.id, c.workflow_name, c.workflow_version, c.status, c.next_seq, c.input_context)
+        .where(c.id.in_(ids))
+        .order_by(c.id)
+    )
+    if sql.pg:
         stmt = stmt.with_for_update()
     return {row.id: row for row in conn.execute(stmt)}

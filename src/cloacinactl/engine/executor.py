@@ -23,6 +23,7 @@ import trio
 from loguru import logger
 
 from cloacinactl.engine import ops, recovery
+from cloacinactl.engine.fastsql import sql_for
 from cloacinactl.engine.registry import DefCache
 from cloacinactl.engine.taskrun import TaskOutcome, TaskRequest, TaskRunner
 from cloacinactl.store import Store
@@ -62,6 +63,7 @@ class Executor:
         self.defs = defs or DefCache()
         self.clock = clock
         self.settings = ops.Settings(max_resets=config.max_resets)
+        self.sql = sql_for(store.backend, store.schema_name)
         self.me = recovery.Identity.current(self.claimant_id)
         self._rng = random.Random()
         self._creates: list[tuple[ops.NewExecution, trio.Event]] = []
@@ -150,7 +152,7 @@ class Executor:
                     result: ops.CycleResult = await self._db(
                         partial(
                             ops.cycle,
-                            backend=self.store.backend,
+                            sql=self.sql,
                             claimant_id=self.claimant_id,
                             defs=self.defs,
                             now=now,
@@ -238,7 +240,7 @@ class Executor:
                 result = ops.CycleResult()
                 ops.apply_outcomes(
                     conn,
-                    self.store.backend,
+                    self.sql,
                     verdicts,
                     self.defs,
                     now,
@@ -276,7 +278,7 @@ class Executor:
             if outcomes or leftovers:
                 ops.apply_outcomes(
                     conn,
-                    self.store.backend,
+                    self.sql,
                     [*outcomes, *leftovers],
                     self.defs,
                     now,

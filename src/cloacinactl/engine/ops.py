@@ -9,16 +9,18 @@ batch of Ready tasks, so the hot path pays one commit per batch, not per task.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
 from cloacinactl.engine import retry, transitions
 from cloacinactl.engine.events import EventLog, EventType, lock_executions
+from cloacinactl.engine.fastsql import Sql, dumps, many
 from cloacinactl.engine.model import ExecutionStatus, TaskState
 from cloacinactl.engine.registry import DefCache, Registered
 from cloacinactl.store import schema as s
@@ -26,6 +28,8 @@ from cloacinactl.store import schema as s
 T = s.tasks.c
 E = s.executions.c
 _ACTIVE = (ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value)
+NOT_STARTED = TaskState.NOT_STARTED.value
+READY = TaskState.READY.value
 
 
 @dataclass(frozen=True)
@@ -75,37 +79,6 @@ class Settings:
     max_resets: int = 3
 
 
-# ---------------------------------------------------------------- statements
-_UPD_TASK = (
-    update(s.tasks)
-    .where(T.id == bindparam("tid"))
-    .values(
-        state=bindparam("st"),
-        attempt=bindparam("att"),
-        retry_at=bindparam("rat"),
-        claimant_id=bindparam("cid"),
-        reset_count=bindparam("rc"),
-        error=bindparam("err"),
-        completed_at=bindparam("cat"),
-    )
-)
-_UPD_READY = (
-    update(s.tasks)
-    .where(T.id == bindparam("tid"))
-    .values(state=bindparam("st"), input_context=bindparam("ictx"), ready_at=bindparam("rdy"))
-)
-_UPD_EXEC_DONE = (
-    update(s.executions)
-    .where(E.id == bindparam("eid"))
-    .values(status=bindparam("st"), output_context=bindparam("out"), completed_at=bindparam("cat"))
-)
-_UPD_EXEC_START = (
-    update(s.executions)
-    .where(E.id == bindparam("eid"))
-    .values(status=ExecutionStatus.RUNNING.value, started_at=bindparam("sat"))
-)
-
-
 def _err_text(error: dict[str, Any] | None) -> str:
     if not error:
         return "unknown error"
@@ -113,13 +86,16 @@ def _err_text(error: dict[str, Any] | None) -> str:
 
 
 # ---------------------------------------------------------------- creation
-def create_executions(conn: Connection, items: Sequence[NewExecution], now: dt.datetime) -> None:
+def create_executions(
+    conn: Connection, sql: Sql, items: Sequence[NewExecution], now: dt.datetime
+) -> None:
     """Insert executions (Pending), their tasks, and the first Ready/Skipped transitions."""
     if not items:
         return
     log = EventLog(now)
-    exec_rows: list[dict[str, Any]] = []
-    task_rows: list[dict[str, Any]] = []
+    at = sql.ts(now)
+    exec_rows: list[tuple[Any, ...]] = []
+    task_rows: list[tuple[Any, ...]] = []
     for item in items:
         wf = item.registered.workflow
         log.track(item.id, 1)
@@ -127,50 +103,37 @@ def create_executions(conn: Connection, items: Sequence[NewExecution], now: dt.d
         for task in wf.tasks:
             log.add(item.id, EventType.TASK_CREATED, task.id)
             tr = first.get(task.id)
-            row: dict[str, Any] = {
-                "execution_id": item.id,
-                "task_name": task.id,
-                "state": TaskState.NOT_STARTED.value,
-                "attempt": 0,
-                "reset_count": 0,
-                "created_at": now,
-                "input_context": None,
-                "ready_at": None,
-                "completed_at": None,
-            }
-            if tr is not None:
-                row["state"] = tr.to.value
-                if tr.to is TaskState.READY:
-                    row["input_context"] = tr.context
-                    row["ready_at"] = now
-                    log.add(item.id, EventType.TASK_MARKED_READY, task.id, {"reason": tr.reason})
-                else:
-                    row["completed_at"] = now
-                    log.add(item.id, EventType.TASK_SKIPPED, task.id, {"reason": tr.reason})
-            task_rows.append(row)
+            if tr is None:
+                task_rows.append((item.id, task.id, NOT_STARTED, None, None, None, at))
+            elif tr.to is TaskState.READY:
+                task_rows.append((item.id, task.id, READY, dumps(tr.context), at, None, at))
+                log.add(item.id, EventType.TASK_MARKED_READY, task.id, {"reason": tr.reason})
+            else:
+                task_rows.append((item.id, task.id, tr.to.value, None, None, at, at))
+                log.add(item.id, EventType.TASK_SKIPPED, task.id, {"reason": tr.reason})
         exec_rows.append(
-            {
-                "id": item.id,
-                "workflow_name": wf.name,
-                "workflow_version": wf.version,
-                "status": ExecutionStatus.PENDING.value,
-                "input_context": item.context,
-                "trigger_origin": item.origin,
-                "cancel_requested": False,
-                "next_seq": 1,
-                "created_at": now,
-            }
+            (
+                item.id,
+                wf.name,
+                wf.version,
+                ExecutionStatus.PENDING.value,
+                dumps(item.context),
+                item.origin,
+                False,
+                1,
+                at,
+            )
         )
-    conn.execute(s.executions.insert(), exec_rows)
-    conn.execute(s.tasks.insert(), task_rows)
-    log.flush(conn)
+    many(conn, sql.insert_execution, exec_rows)
+    many(conn, sql.insert_task, task_rows)
+    log.flush(conn, sql)
 
 
 # ---------------------------------------------------------------- the cycle
 def cycle(
     conn: Connection,
     *,
-    backend: str,
+    sql: Sql,
     claimant_id: str,
     defs: DefCache,
     now: dt.datetime,
@@ -182,11 +145,11 @@ def cycle(
 ) -> CycleResult:
     """One write transaction: create, apply outcomes, advance, then claim."""
     result = CycleResult()
-    create_executions(conn, create, now)
+    create_executions(conn, sql, create, now)
     if outcomes:
-        apply_outcomes(conn, backend, outcomes, defs, now, settings, rng, result)
+        apply_outcomes(conn, sql, outcomes, defs, now, settings, rng, result)
     if claim_limit > 0:
-        result.claimed = claim(conn, backend, claimant_id, defs, now, claim_limit)
+        result.claimed = claim(conn, sql, claimant_id, defs, now, claim_limit)
     return result
 
 
@@ -202,26 +165,21 @@ def _load_tasks(conn: Connection, execution_ids: Iterable[str]) -> dict[str, dic
     return out
 
 
-def _load_outputs(conn: Connection, execution_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+def _load_outputs(
+    conn: Connection, sql: Sql, execution_ids: Iterable[str]
+) -> dict[str, dict[str, Any]]:
     ids = sorted(set(execution_ids))
     out: dict[str, dict[str, Any]] = defaultdict(dict)
-    if not ids:
-        return out
-    rows = conn.execute(
-        select(
-            s.task_outputs.c.execution_id,
-            s.task_outputs.c.task_name,
-            s.task_outputs.c.output_context,
-        ).where(s.task_outputs.c.execution_id.in_(ids))
-    )
-    for r in rows:
-        out[r.execution_id][r.task_name] = r.output_context
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for eid, name, text in conn.exec_driver_sql(sql.outputs_of(len(chunk)), tuple(chunk)):
+            out[eid][name] = json.loads(text)
     return out
 
 
 def apply_outcomes(
     conn: Connection,
-    backend: str,
+    sql: Sql,
     outcomes: Sequence[Outcome],
     defs: DefCache,
     now: dt.datetime,
@@ -229,29 +187,30 @@ def apply_outcomes(
     rng: random.Random | None,
     result: CycleResult,
 ) -> None:
-    execs = lock_executions(conn, backend, (o.execution_id for o in outcomes))
+    execs = lock_executions(conn, sql, (o.execution_id for o in outcomes))
     tasks = _load_tasks(conn, execs)
     log = EventLog(now)
     for eid, row in execs.items():
         log.track(eid, row.next_seq)
-    task_updates: list[dict[str, Any]] = []
-    new_outputs: list[dict[str, Any]] = []
+    at = sql.ts(now)
+    task_updates: list[tuple[Any, ...]] = []
+    new_outputs: list[tuple[Any, ...]] = []
     fresh_outputs: dict[str, dict[str, Any]] = defaultdict(dict)
     touched: set[str] = set()
 
     def upd(t: dict[str, Any], **changes: Any) -> None:
         t.update(changes)
         task_updates.append(
-            {
-                "tid": t["id"],
-                "st": t["state"],
-                "att": t["attempt"],
-                "rat": t.get("retry_at"),
-                "cid": t["claimant_id"],
-                "rc": t["reset_count"],
-                "err": t.get("error"),
-                "cat": t.get("completed_at"),
-            }
+            (
+                t["state"],
+                t["attempt"],
+                sql.ts(t.get("retry_at")),
+                t["claimant_id"],
+                t["reset_count"],
+                t.get("error"),
+                sql.ts(t.get("completed_at")),
+                t["id"],
+            )
         )
 
     for o in outcomes:
@@ -267,15 +226,7 @@ def apply_outcomes(
         reg = defs.get(conn, ex.workflow_name, ex.workflow_version)
         if o.kind == "completed":
             output = o.output or {}
-            new_outputs.append(
-                {
-                    "task_id": t["id"],
-                    "execution_id": o.execution_id,
-                    "task_name": o.task_name,
-                    "output_context": output,
-                    "created_at": now,
-                }
-            )
+            new_outputs.append((t["id"], o.execution_id, o.task_name, dumps(output), at))
             fresh_outputs[o.execution_id][o.task_name] = output
             upd(t, state=TaskState.COMPLETED.value, completed_at=now, error=None)
             log.add(
@@ -341,16 +292,15 @@ def apply_outcomes(
                     retry_at=None,
                 )
                 log.add(o.execution_id, EventType.TASK_RESET, o.task_name, data)
-    if new_outputs:
-        conn.execute(s.task_outputs.insert(), new_outputs)
-    if task_updates:
-        conn.execute(_UPD_TASK, task_updates)
-    _advance(conn, touched, execs, tasks, fresh_outputs, defs, log, now, result)
-    log.flush(conn)
+    many(conn, sql.insert_output, new_outputs)
+    many(conn, sql.update_task, task_updates)
+    _advance(conn, sql, touched, execs, tasks, fresh_outputs, defs, log, now, result)
+    log.flush(conn, sql)
 
 
 def _advance(
     conn: Connection,
+    sql: Sql,
     touched: set[str],
     execs: dict[str, Any],
     tasks: dict[str, dict[str, dict[str, Any]]],
@@ -367,10 +317,11 @@ def _advance(
         states[eid] = {name: TaskState(t["state"]) for name, t in tasks[eid].items()}
         if execs[eid].status in _ACTIVE:
             need_outputs.append(eid)
-    outputs = _load_outputs(conn, need_outputs) if need_outputs else {}
-    ready_rows: list[dict[str, Any]] = []
-    done_rows: list[dict[str, Any]] = []
-    skipped_rows: list[dict[str, Any]] = []
+    outputs = _load_outputs(conn, sql, need_outputs) if need_outputs else {}
+    at = sql.ts(now)
+    ready_rows: list[tuple[Any, ...]] = []
+    done_rows: list[tuple[Any, ...]] = []
+    skipped_rows: list[tuple[Any, ...]] = []
     for eid in need_outputs:
         ex = execs[eid]
         wf = defs.get(conn, ex.workflow_name, ex.workflow_version).workflow
@@ -380,23 +331,21 @@ def _advance(
             st[tr.task_id] = tr.to
             trow = tasks[eid][tr.task_id]
             if tr.to is TaskState.READY:
-                ready_rows.append(
-                    {"tid": trow["id"], "st": tr.to.value, "ictx": tr.context, "rdy": now}
-                )
+                ready_rows.append((tr.to.value, dumps(tr.context), at, trow["id"]))
                 log.add(eid, EventType.TASK_MARKED_READY, tr.task_id, {"reason": tr.reason})
                 result.made_ready += 1
             else:
                 skipped_rows.append(
-                    {
-                        "tid": trow["id"],
-                        "st": tr.to.value,
-                        "att": trow["attempt"],
-                        "rat": None,
-                        "cid": None,
-                        "rc": trow["reset_count"],
-                        "err": None,
-                        "cat": now,
-                    }
+                    (
+                        tr.to.value,
+                        trow["attempt"],
+                        None,
+                        None,
+                        trow["reset_count"],
+                        None,
+                        at,
+                        trow["id"],
+                    )
                 )
                 log.add(eid, EventType.TASK_SKIPPED, tr.task_id, {"reason": tr.reason})
         status = transitions.execution_outcome(wf, st)
@@ -404,7 +353,7 @@ def _advance(
             continue
         completed = {n: o for n, o in outs.items() if st.get(n) is TaskState.COMPLETED}
         out = transitions.execution_output(wf, completed, ex.input_context)
-        done_rows.append({"eid": eid, "st": status.value, "out": out, "cat": now})
+        done_rows.append((status.value, dumps(out), at, eid))
         event = (
             EventType.WORKFLOW_COMPLETED
             if status is ExecutionStatus.COMPLETED
@@ -413,18 +362,15 @@ def _advance(
         failed = sorted(n for n, v in st.items() if v is TaskState.FAILED)
         log.add(eid, event, None, {"status": status.value, "failed_tasks": failed})
         result.finished[eid] = status.value
-    if ready_rows:
-        conn.execute(_UPD_READY, ready_rows)
-    if skipped_rows:
-        conn.execute(_UPD_TASK, skipped_rows)
-    if done_rows:
-        conn.execute(_UPD_EXEC_DONE, done_rows)
+    many(conn, sql.mark_ready, ready_rows)
+    many(conn, sql.update_task, skipped_rows)
+    many(conn, sql.finish_execution, done_rows)
 
 
 # ---------------------------------------------------------------- claims
 def claim(
     conn: Connection,
-    backend: str,
+    sql: Sql,
     claimant_id: str,
     defs: DefCache,
     now: dt.datetime,
@@ -444,7 +390,7 @@ def claim(
         .order_by(T.id)
         .limit(limit)
     )
-    if backend == "postgresql":
+    if sql.pg:
         # lock the task AND its execution without waiting: a claim never blocks on a
         # row another engine holds, so claims cannot join a deadlock cycle
         pick = pick.with_for_update(skip_locked=True, of=[s.tasks, s.executions])
@@ -465,13 +411,13 @@ def claim(
             T.id, T.execution_id, T.task_name, T.attempt, T.input_context, T.ready_at, T.retry_at
         )
     ).all()
-    execs = lock_executions(conn, backend, (r.execution_id for r in rows))
+    execs = lock_executions(conn, sql, (r.execution_id for r in rows))
     log = EventLog(now)
-    started: list[dict[str, Any]] = []
+    started: list[tuple[Any, ...]] = []
     for eid, ex in execs.items():
         log.track(eid, ex.next_seq)
         if ex.status == ExecutionStatus.PENDING.value:
-            started.append({"eid": eid, "sat": now})
+            started.append((sql.ts(now), eid))
             log.add(
                 eid,
                 EventType.WORKFLOW_STARTED,
@@ -499,7 +445,6 @@ def claim(
                 r.retry_at or r.ready_at,
             )
         )
-    if started:
-        conn.execute(_UPD_EXEC_START, started)
-    log.flush(conn)
+    many(conn, sql.start_execution, started)
+    log.flush(conn, sql)
     return claimed

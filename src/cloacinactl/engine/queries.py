@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, select, update
 
 from cloacinactl.engine.events import EventLog, EventType, lock_executions
+from cloacinactl.engine.fastsql import Sql
 from cloacinactl.engine.model import ExecutionStatus, TaskState
 from cloacinactl.errors import NotFoundError
 from cloacinactl.store import schema as s
@@ -158,10 +159,10 @@ def list_events(
     return [dict(r._mapping) for r in conn.execute(stmt.order_by(EV.sequence_num))]
 
 
-def cancel_execution(conn: Connection, backend: str, execution_id: str, now: dt.datetime) -> bool:
+def cancel_execution(conn: Connection, sql: Sql, execution_id: str, now: dt.datetime) -> bool:
     """Cancel an active execution: tasks not yet running are Skipped, running ones finish
     but start nothing new. False when it was already terminal."""
-    ex = lock_executions(conn, backend, [execution_id]).get(execution_id)
+    ex = lock_executions(conn, sql, [execution_id]).get(execution_id)
     if ex is None:
         raise NotFoundError(f"execution {execution_id} not found")
     if ExecutionStatus(ex.status).is_terminal:
@@ -192,7 +193,7 @@ def cancel_execution(conn: Connection, backend: str, execution_id: str, now: dt.
         .where(E.id == execution_id)
         .values(status=ExecutionStatus.CANCELLED.value, cancel_requested=True, completed_at=now)
     )
-    log.flush(conn)
+    log.flush(conn, sql)
     return True
 
 

@@ -110,6 +110,7 @@ class DefCache:
 
     def __init__(self) -> None:
         self._by_version: dict[tuple[str, str], Registered] = {}
+        self._active: dict[str, tuple[Registered, float]] = {}
         self._lock = threading.Lock()
 
     def put(self, reg: Registered) -> None:
@@ -131,8 +132,23 @@ class DefCache:
         self.put(reg)
         return reg
 
+    def active_cached(self, name: str, now: float) -> Registered | None:
+        """The active version of ``name`` if looked up (or registered here) recently."""
+        memo = self._active.get(name)
+        if memo is not None and memo[1] > now:
+            return memo[0]
+        return None
+
+    def set_active(self, reg: Registered, until: float) -> None:
+        self.put(reg)
+        self._active[reg.workflow.name] = (reg, until)
+
+    def forget_active(self, name: str) -> None:
+        self._active.pop(name, None)
+
     def active(self, conn: Connection, name: str) -> Registered:
-        """The active version of ``name`` (always read from the store: it can change)."""
+        """The active version of ``name``, read from the store (another process may have
+        registered a newer one)."""
         row = conn.execute(
             select(s.workflows).where(
                 and_(s.workflows.c.name == name, s.workflows.c.active.is_(True))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -38,6 +39,7 @@ from cloacinactl.errors import CloacinaError, UserError
 from cloacinactl.store import Store, open_store
 
 T = TypeVar("T")
+ACTIVE_TTL_S = 1.0
 
 
 def code_wire(code: Any, workflow: WorkflowDef) -> dict[str, Any]:
@@ -163,7 +165,7 @@ class Runner:
             self.store.write,
             lambda c: registry.register(c, workflow, wire, package_id=package_id, now=now),
         )
-        self.executor.defs.put(reg)
+        self.executor.defs.set_active(reg, time.monotonic() + ACTIVE_TTL_S)
         return reg.version
 
     async def start_execution(
@@ -179,7 +181,12 @@ class Runner:
             ctx = to_json_value(dict(context or {}), "execution context")
         except ValueError as exc:  # ContextError: a value that is not JSON
             raise UserError(str(exc)) from exc
-        reg = await self._read(lambda c: self.executor.defs.active(c, workflow))
+        defs = self.executor.defs
+        reg = defs.active_cached(workflow, time.monotonic())
+        if reg is None:
+            reg = await self._read(lambda c: defs.active(c, workflow))
+            # a version registered by another process is seen within this many seconds
+            defs.set_active(reg, time.monotonic() + ACTIVE_TTL_S)
         if reg.paused:
             raise UserError(f"workflow {workflow!r} is paused")
         eid = str(uuid.uuid4())
@@ -196,9 +203,16 @@ class Runner:
 
     async def wait(self, execution_id: str, *, timeout: float | None = None) -> ExecutionResult:
         """Wait until the execution is terminal (finished here or by another engine)."""
+        local = execution_id in self._done
         event = self._done.setdefault(execution_id, trio.Event())
         with trio.fail_after(timeout if timeout is not None else float("inf")):
             while True:
+                if local:
+                    # created here: this engine's writer (or cancel) sets the event; the
+                    # periodic check below covers a finish by another engine
+                    local = False
+                    with trio.move_on_after(0.5):
+                        await event.wait()
                 status = await self._read(lambda c: queries.execution_status(c, execution_id))
                 if status is None:
                     raise CloacinaError(f"execution {execution_id} not found")
@@ -223,7 +237,7 @@ class Runner:
         now = self._clock()
         changed = await trio.to_thread.run_sync(
             self.store.write,
-            lambda c: queries.cancel_execution(c, self.store.backend, execution_id, now),
+            lambda c: queries.cancel_execution(c, self.executor.sql, execution_id, now),
         )
         if changed:
             self._finished({execution_id: "Cancelled"})
