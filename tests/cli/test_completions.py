@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cloacinactl.cli.completions import command_tree
+from cloacinactl.cli.framework import command_tree
 from cloacinactl.cli.main import build_parser
 from cloacinactl.cli.nouns import NOUNS
 

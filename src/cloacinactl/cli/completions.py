@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from cloacinactl.cli.framework import GLOBAL_DESTS
+from cloacinactl.cli.framework import Command, command_tree
 
 if TYPE_CHECKING:
     from cloacinactl.cli.context import Ctx
@@ -31,62 +30,6 @@ PROFILE_PATHS = (
     "config profile check",
     "config profile set",
 )
-
-
-@dataclass
-class Option:
-    """One flag of a command, as shells need it for completion."""
-
-    names: tuple[str, ...]
-    takes_value: bool
-    choices: tuple[str, ...] = ()
-    help: str = ""
-
-
-@dataclass
-class Command:
-    """A node of the parser tree: a noun, group or verb, with its flags and words."""
-
-    path: tuple[str, ...]
-    help: str = ""
-    children: dict[str, Command] = field(default_factory=dict)
-    options: list[Option] = field(default_factory=list)
-    choices: tuple[str, ...] = ()  # positional choices (e.g. the shells of `completions`)
-
-    def walk(self) -> list[Command]:
-        """This command and all below it, depth first."""
-        out = [self]
-        for child in self.children.values():
-            out += child.walk()
-        return out
-
-
-def _options(parser: argparse.ArgumentParser, skip_global: bool) -> list[Option]:
-    out = []
-    for action in parser._actions:
-        if not action.option_strings or action.help == argparse.SUPPRESS:
-            continue
-        if skip_global and action.dest in GLOBAL_DESTS:
-            continue
-        takes_value = action.nargs != 0
-        choices = tuple(str(c) for c in action.choices) if action.choices else ()
-        out.append(Option(tuple(action.option_strings), takes_value, choices, action.help or ""))
-    return out
-
-
-def command_tree(
-    parser: argparse.ArgumentParser, path: tuple[str, ...] = (), help_text: str = ""
-) -> Command:
-    """Walk an argparse tree into :class:`Command` nodes (global flags kept at the root)."""
-    node = Command(path, help_text, options=_options(parser, skip_global=bool(path)))
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            helps = {a.dest: a.help or "" for a in action._choices_actions}
-            for name, sub in action.choices.items():
-                node.children[name] = command_tree(sub, (*path, name), helps.get(name, ""))
-        elif not action.option_strings and action.choices and action.help != argparse.SUPPRESS:
-            node.choices += tuple(str(c) for c in action.choices)
-    return node
 
 
 class Tables:

@@ -13,7 +13,7 @@ import difflib
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from cloacinactl.errors import UsageError
 
@@ -182,3 +182,58 @@ def usage_exit(message: str) -> NoReturn:
 
 def eprint(*parts: object) -> None:
     print(*parts, file=sys.stderr)
+
+
+class Option(NamedTuple):
+    """One flag of a command, as shells need it for completion."""
+
+    names: tuple[str, ...]
+    takes_value: bool
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+
+class Command:
+    """A node of the parser tree: a noun, group or verb, with its flags and words."""
+
+    def __init__(self, path: tuple[str, ...], help_text: str, options: list[Option]) -> None:
+        self.path = path
+        self.help = help_text
+        self.options = options
+        self.children: dict[str, Command] = {}
+        self.choices: tuple[str, ...] = ()  # positional choices (the shells of `completions`)
+
+    def walk(self) -> list[Command]:
+        """This command and all below it, depth first."""
+        out = [self]
+        for child in self.children.values():
+            out += child.walk()
+        return out
+
+
+def _options(parser: argparse.ArgumentParser, skip_global: bool) -> list[Option]:
+    out = []
+    for action in parser._actions:
+        if not action.option_strings or action.help == argparse.SUPPRESS:
+            continue
+        if skip_global and action.dest in GLOBAL_DESTS:
+            continue
+        choices = tuple(str(c) for c in action.choices) if action.choices else ()
+        names = tuple(action.option_strings)
+        out.append(Option(names, action.nargs != 0, choices, action.help or ""))
+    return out
+
+
+def command_tree(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = (), help_text: str = ""
+) -> Command:
+    """Walk an argparse tree into :class:`Command` nodes (global flags kept at the root)."""
+    node = Command(path, help_text, _options(parser, skip_global=bool(path)))
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {a.dest: a.help or "" for a in action._choices_actions}
+            for name, sub in action.choices.items():
+                node.children[name] = command_tree(sub, (*path, name), helps.get(name, ""))
+        elif not action.option_strings and action.choices and action.help != argparse.SUPPRESS:
+            node.choices += tuple(str(c) for c in action.choices)
+    return node
