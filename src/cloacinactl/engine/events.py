@@ -84,7 +84,17 @@ def lock_executions(conn: Connection, sql: Sql, execution_ids: Iterable[str]) ->
         return {}
     c = s.executions.c
     stmt = (
-        select(c.id, c.workflow_name, c.workflow_version, c.status, c.next_seq, c.input_context)
+        select(
+            c.id,
+            c.workflow_name,
+            c.workflow_version,
+            c.status,
+            c.next_seq,
+            c.input_context,
+            c.trigger_origin,
+            c.created_at,
+            c.started_at,
+        )
         .where(c.id.in_(ids))
         .order_by(c.id)
     )

@@ -14,7 +14,7 @@ import datetime as dt
 import math
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -24,6 +24,7 @@ from loguru import logger
 
 from cloacinactl.engine import ops, recovery
 from cloacinactl.engine.fastsql import sql_for
+from cloacinactl.engine.queries import ExecutionResult
 from cloacinactl.engine.registry import DefCache
 from cloacinactl.engine.taskrun import TaskOutcome, TaskRequest, TaskRunner
 from cloacinactl.store import Store
@@ -38,6 +39,9 @@ class ExecutorConfig:
     stale_after_s: float = 30.0
     max_resets: int = 3
     claimant_id: str = ""
+
+
+Listener = Callable[[Mapping[str, ExecutionResult | None]], None]
 
 
 def utcnow() -> dt.datetime:
@@ -71,13 +75,13 @@ class Executor:
         self._inflight: dict[int, ops.Claimed] = {}
         self._wake = trio.Event()
         self._claiming = True
-        self._finished_listeners: list[Callable[[dict[str, str]], None]] = []
+        self._finished_listeners: list[Listener] = []
         self.stats = {"cycles": 0, "claimed": 0, "applied": 0}
         self.latencies_ms: list[float] | None = None
 
     # -- public API ------------------------------------------------------------------
-    def on_finished(self, listener: Callable[[dict[str, str]], None]) -> None:
-        """Call ``listener({execution_id: status})`` after executions finish here."""
+    def on_finished(self, listener: Listener) -> None:
+        """Call ``listener({execution_id: result})`` after executions finish here."""
         self._finished_listeners.append(listener)
 
     async def create(self, item: ops.NewExecution) -> None:

@@ -22,6 +22,7 @@ from cloacinactl.engine import retry, transitions
 from cloacinactl.engine.events import EventLog, EventType, lock_executions
 from cloacinactl.engine.fastsql import Sql, dumps, many
 from cloacinactl.engine.model import ExecutionStatus, TaskState
+from cloacinactl.engine.queries import ExecutionResult, TaskResult
 from cloacinactl.engine.registry import DefCache, Registered
 from cloacinactl.store import schema as s
 
@@ -69,7 +70,7 @@ class Claimed:
 @dataclass
 class CycleResult:
     claimed: list[Claimed] = field(default_factory=list)
-    finished: dict[str, str] = field(default_factory=dict)
+    finished: dict[str, ExecutionResult] = field(default_factory=dict)
     applied: int = 0
     made_ready: int = 0
 
@@ -156,7 +157,14 @@ def cycle(
 def _load_tasks(conn: Connection, execution_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     rows = conn.execute(
         select(
-            T.id, T.execution_id, T.task_name, T.state, T.attempt, T.claimant_id, T.reset_count
+            T.id,
+            T.execution_id,
+            T.task_name,
+            T.state,
+            T.attempt,
+            T.claimant_id,
+            T.reset_count,
+            T.error,
         ).where(T.execution_id.in_(sorted(set(execution_ids))))
     )
     out: dict[str, dict[str, Any]] = defaultdict(dict)
@@ -361,7 +369,29 @@ def _advance(
         )
         failed = sorted(n for n, v in st.items() if v is TaskState.FAILED)
         log.add(eid, event, None, {"status": status.value, "failed_tasks": failed})
-        result.finished[eid] = status.value
+        trows = tasks[eid]
+        result.finished[eid] = ExecutionResult(
+            execution_id=eid,
+            workflow=ex.workflow_name,
+            workflow_version=ex.workflow_version,
+            status=status.value,
+            input=ex.input_context,
+            output=out,
+            tasks={
+                t.id: TaskResult(
+                    t.id,
+                    st[t.id].value,
+                    trows[t.id]["attempt"],
+                    trows[t.id].get("error"),
+                    trows[t.id]["reset_count"],
+                )
+                for t in wf.tasks
+            },
+            trigger_origin=ex.trigger_origin,
+            created_at=ex.created_at,
+            started_at=ex.started_at,
+            completed_at=now,
+        )
     many(conn, sql.mark_ready, ready_rows)
     many(conn, sql.update_task, skipped_rows)
     many(conn, sql.finish_execution, done_rows)

@@ -88,6 +88,7 @@ class Runner:
         self._clock = clock
         self._executor: Executor | None = None
         self._done: dict[str, trio.Event] = {}
+        self._results: dict[str, ExecutionResult] = {}
         self._serve_scope: trio.CancelScope | None = None
         self._thread: threading.Thread | None = None
         self._token: trio.lowlevel.TrioToken | None = None
@@ -146,10 +147,12 @@ class Runner:
             await self._pool.stop()
         return drained
 
-    def _finished(self, finished: dict[str, str]) -> None:
-        for eid in finished:
+    def _finished(self, finished: Mapping[str, ExecutionResult | None]) -> None:
+        for eid, result in finished.items():
             event = self._done.get(eid)
             if event is not None:
+                if result is not None:
+                    self._results[eid] = result
                 event.set()
 
     async def _read(self, fn: Callable[[Any], T]) -> T:
@@ -213,11 +216,16 @@ class Runner:
                     local = False
                     with trio.move_on_after(0.5):
                         await event.wait()
+                    done = self._results.pop(execution_id, None)
+                    if done is not None:  # finished by this engine: no read needed
+                        self._done.pop(execution_id, None)
+                        return done
                 status = await self._read(lambda c: queries.execution_status(c, execution_id))
                 if status is None:
                     raise CloacinaError(f"execution {execution_id} not found")
                 if status in ("Completed", "Failed", "Cancelled"):
                     self._done.pop(execution_id, None)
+                    self._results.pop(execution_id, None)
                     return await self.result(execution_id)
                 with trio.move_on_after(0.5):
                     await event.wait()
@@ -240,7 +248,7 @@ class Runner:
             lambda c: queries.cancel_execution(c, self.executor.sql, execution_id, now),
         )
         if changed:
-            self._finished({execution_id: "Cancelled"})
+            self._finished({execution_id: None})
         return changed
 
     async def events(self, execution_id: str) -> list[dict[str, Any]]:
