@@ -166,3 +166,68 @@ print -r -- $__cloacinactl_kind ${{__cloacinactl_cands[-2]}} ${{__cloacinactl_ca
         ["zsh", "-f", "-c", probe], capture_output=True, text=True, env=_env_with_cli()
     )
     assert out.stdout.split() == ["words", "prod", "staging"], out.stderr
+
+
+ZSH_INIT = """
+PROMPT=''
+autoload -Uz compinit && compinit -u -d {dump}
+source {script}
+# Record what the real completion system offers, then let it carry on.
+compadd() {{
+    if (( ${{@[(I)-[OAD]]}} )); then builtin compadd "$@"; return; fi
+    local -a hits
+    builtin compadd -O hits "$@"
+    print -rl -- $hits >> {out}
+    builtin compadd "$@"
+}}
+__probe_done() {{ print -r -- DONE >> {out}; exit }}
+comppostfuncs=(__probe_done)
+bindkey '^I' complete-word
+print READY
+"""
+
+ZSH_DRIVER = """
+zmodload zsh/zpty
+zpty z 'zsh -f -i'
+zpty -w z 'source {init}'
+zpty -r z line '*READY*'
+zpty -w -n z {line}$'\\t'
+for i in {{1..200}}; do
+    [[ -f {out} ]] && grep -q DONE {out} && break
+    sleep 0.05
+done
+zpty -d z
+cat {out}
+"""
+
+
+@pytest.mark.skipif(not shutil.which("zsh"), reason="zsh is not installed")
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("cloacinactl da", ["daemon"]),
+        ("cloacinactl config pro", ["profile"]),
+        ("cloacinactl --home /tmp config list -o j", ["json"]),
+    ],
+)
+def test_zsh_interactive_tab_completion(
+    cli: Any, tmp_path: Path, line: str, expected: list[str]
+) -> None:
+    """Drive a real interactive zsh on a pseudo-terminal (zpty) and press TAB."""
+    import shlex
+
+    script = _script(cli, "zsh", tmp_path)
+    out = tmp_path / "offered"
+    init = tmp_path / "init.zsh"
+    init.write_text(ZSH_INIT.format(dump=tmp_path / "dump", script=script, out=out))
+    driver = ZSH_DRIVER.format(init=init, out=out, line=shlex.quote(line))
+    result = subprocess.run(
+        ["zsh", "-f", "-c", driver],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env_with_cli(),
+    )
+    offered = result.stdout.split()
+    assert offered[-1:] == ["DONE"], result.stderr
+    assert offered[:-1] == expected
