@@ -106,3 +106,15 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     data = tomllib.loads((home / "config.toml").read_text())
     assert sorted(data["profiles"]) == [f"p{i}" for i in range(8)]
     assert data["profiles"]["p3"] == {"server": "http://h3:1", "api_key": "k3"}
+
+
+def test_symlinked_config_stays_a_symlink(tmp_path: Path) -> None:
+    home = Home.resolve(tmp_path / "h")
+    home.ensure()
+    real = tmp_path / "dotfiles" / "cloacina.toml"
+    real.parent.mkdir()
+    real.write_text("# mine\n")
+    home.config_file.symlink_to(real)
+    edit_config(home, lambda text: set_values(text, [(["database_url"], "sqlite:///x")]))
+    assert home.config_file.is_symlink()
+    assert real.read_text() == '# mine\ndatabase_url = "sqlite:///x"\n'

@@ -121,7 +121,7 @@ class ApiClient:
                 headers=headers,
                 timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
                 follow_redirects=False,
-                trust_env=False,
+                trust_env=True,  # HTTPS_PROXY / NO_PROXY / SSL_CERT_FILE, as curl does
             )
         return self._client
 

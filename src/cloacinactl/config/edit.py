@@ -173,7 +173,8 @@ def edit_config(home: Home, change: Callable[[str | None], str]) -> str:
     Creates home (0700) and the file (0600) on first use. Returns the new text.
     """
     home.ensure()
-    path = home.config_file
+    # A symlinked config.toml (dotfiles) stays a symlink: replace its target.
+    path = Path(os.path.realpath(home.config_file))
     try:
         with _locked(home):
             old = read_text(path)
