@@ -24,7 +24,8 @@ from cloacinactl.supervisor.logsetup import CHILD_LOG_ENV
 from cloacinactl.supervisor.process import kill_group_now, spawn_group, terminate_group
 from cloacinactl.supervisor.states import ChildState
 
-LogSink = Callable[[bytes, Mapping[str, Any]], None]
+# Receives a batch of complete lines (without newlines) and the labels of their pipe.
+LogSink = Callable[[Sequence[bytes], Mapping[str, Any]], None]
 # Output left in a dead generation's pipes is drained for at most this long.
 _DRAIN_S = 2.0
 
@@ -357,7 +358,6 @@ async def _relay(stream: trio.lowlevel.FdStream, sink: LogSink, labels: Mapping[
             if b"\n" not in chunk:
                 continue
             *lines, pending = pending.split(b"\n")
-            for line in lines:
-                sink(line, labels)
+            sink(lines, labels)
         if pending:
-            sink(pending, labels)
+            sink([pending], labels)

@@ -100,15 +100,28 @@ class LogFile:
     def write_line(self, line: str | bytes) -> None:
         """Append one line (a trailing newline is added when missing)."""
         data = line.encode() if isinstance(line, str) else line
-        if not data.endswith(b"\n"):
-            data += b"\n"
-        too_big = (
-            self.max_bytes is not None
-            and self._size > 0
-            and (self._size + len(data) > self.max_bytes)
-        )
-        if too_big or self._today() != self._day:
+        self.write_lines([data])
+
+    def write_lines(self, lines: list[bytes]) -> None:
+        """Append whole lines, as few writes as rotation allows (never splitting one)."""
+        if self._today() != self._day:
             self.rotate()
+        batch: list[bytes] = []
+        size = 0
+        for line in lines:
+            data = line if line.endswith(b"\n") else line + b"\n"
+            if self.max_bytes is not None and self._size + size + len(data) > self.max_bytes:
+                if batch:
+                    self._write(b"".join(batch))
+                    batch, size = [], 0
+                if self._size > 0:
+                    self.rotate()
+            batch.append(data)
+            size += len(data)
+        if batch:
+            self._write(b"".join(batch))
+
+    def _write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
             written = os.write(self._fd, view)

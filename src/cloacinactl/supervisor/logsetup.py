@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -99,31 +99,50 @@ class ServiceLogging:
 
     def ingest(self, line: bytes, labels: Mapping[str, Any]) -> None:
         """Write one record that a child sent (a JSON object or a plain text line)."""
-        text = line.decode("utf-8", "replace").rstrip("\r\n")
-        record: dict[str, Any] = {"level": "INFO", "message": text, "logger": "child"}
-        if labels.get("stream") == "record":
-            try:
-                parsed = json.loads(text)
-            except ValueError:
-                parsed = None
-            if isinstance(parsed, dict):
-                record = parsed
-        level = level_of(record.get("level"))
-        name = str(record.get("logger") or "child")
-        message = str(record.get("message", ""))
-        if not self.filter.enabled(name, level, message):
-            return
-        record.setdefault("ts", dt.datetime.now().astimezone().isoformat(timespec="milliseconds"))
-        record.setdefault("service", self.service)
-        for key, value in labels.items():
-            record.setdefault(key, value)
-        self.file.write_line(json.dumps(record, default=str, separators=(",", ":")))
-        if self._stderr is not None:
-            extra = " ".join(f"{k}={v}" for k, v in labels.items())
-            self._stderr.write(
-                f"{record['ts'][:23].replace('T', ' ')} "
-                f"{LEVEL_NAMES.get(level, 'INFO'): <7} {name}: {message} {extra}\n"
-            )
+        self.ingest_lines([line], labels)
+
+    def ingest_lines(self, lines: Sequence[bytes], labels: Mapping[str, Any]) -> None:
+        """Write the records a child sent, in one go (``ChildSpec.log_sink``).
+
+        On the ``record`` stream each line is a JSON object (level, logger,
+        message, …); on ``stdout``/``stderr`` it is plain text logged at INFO.
+        """
+        structured = labels.get("stream") == "record"
+        now = dt.datetime.now().astimezone().isoformat(timespec="milliseconds")
+        out: list[bytes] = []
+        human: list[str] = []
+        extra = " ".join(f"{k}={v}" for k, v in labels.items())
+        for line in lines:
+            text = line.decode("utf-8", "replace").rstrip("\r\n")
+            record: dict[str, Any] | None = None
+            if structured:
+                try:
+                    parsed = json.loads(text)
+                except ValueError:
+                    parsed = None
+                if isinstance(parsed, dict):
+                    record = parsed
+            if record is None:
+                record = {"level": "INFO", "message": text, "logger": "child"}
+            level = level_of(record.get("level"))
+            name = str(record.get("logger") or "child")
+            message = str(record.get("message", ""))
+            if not self.filter.enabled(name, level, message):
+                continue
+            record.setdefault("ts", now)
+            record.setdefault("service", self.service)
+            for key, value in labels.items():
+                record.setdefault(key, value)
+            out.append(json.dumps(record, default=str, separators=(",", ":")).encode())
+            if self._stderr is not None:
+                stamp = str(record["ts"])[:23].replace("T", " ")
+                label = LEVEL_NAMES.get(level, "INFO")
+                human.append(f"{stamp} {label: <7} {name}: {message} {extra}\n")
+        if out:
+            self.file.write_lines(out)
+        if human and self._stderr is not None:
+            self._stderr.write("".join(human))
+            self._stderr.flush()
 
     def close(self) -> None:
         for sink_id in self._ids:

@@ -17,6 +17,9 @@ import trio
 # After the group leader exited, members that outlive it are polled at this
 # step (only during the grace period of a stop, never while idle).
 _GROUP_POLL_S = 0.01
+# Upper bound on waiting for SIGKILLed members to be dead (it takes microseconds
+# unless a process is stuck in uninterruptible I/O).
+_KILL_SETTLE_S = 1.0
 
 
 async def spawn_group(
@@ -80,14 +83,17 @@ async def terminate_group(process: trio.Process, grace_s: float) -> int:
             await process.wait()
             while any(_running(p) for p in members):
                 await trio.sleep(_GROUP_POLL_S)
-        # SIGKILL cannot be ignored: once sent, nothing is left to wait for but the
-        # leader's exit status (its pidfd says so at once).
+        # SIGKILL cannot be ignored; wait the few moments it takes to land (zombies
+        # count as gone, so an orphan's slow reaping by init never delays us).
         signal_group(pgid, signal.SIGKILL)
         for member in members:
             with contextlib.suppress(psutil.Error):
                 if _running(member):
                     member.kill()
         returncode = await process.wait()
+        with trio.move_on_after(_KILL_SETTLE_S):
+            while any(_running(p) for p in members):
+                await trio.sleep(_GROUP_POLL_S / 10)
     return returncode
 
 

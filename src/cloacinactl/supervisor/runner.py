@@ -22,7 +22,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -55,9 +55,9 @@ class Runtime:
     def uptime_s(self) -> float:
         return time.monotonic() - self.started_monotonic
 
-    def log_sink(self, line: bytes, labels: Mapping[str, Any]) -> None:
+    def log_sink(self, lines: Sequence[bytes], labels: Mapping[str, Any]) -> None:
         """Give to ``ChildSpec.log_sink``: children's records are written by us."""
-        self.logging.ingest(line, labels)
+        self.logging.ingest_lines(lines, labels)
 
     def set_status(self, text: str) -> None:
         """A one-line status for ``systemctl status`` (``STATUS=``)."""
