@@ -168,3 +168,19 @@ def test_confirm_refuses_without_a_terminal() -> None:
     ctx.confirm("delete everything?", force=True)  # --force: no question asked
     with pytest.raises(UserError, match="refusing without --force"):
         ctx.confirm("delete everything?")
+
+
+def test_table_fits_the_terminal_width(cli: Any) -> None:
+    assert (
+        cli("config", "set", "database_url", "postgresql://user@host/" + "d" * 80).returncode == 0
+    )
+    wide = cli("config", "list", env={"COLUMNS": "200"}).stdout
+    narrow = cli("config", "list", env={"COLUMNS": "50"}).stdout
+    assert "d" * 80 in wide
+    assert all(len(line) <= 50 for line in narrow.splitlines())
+    assert "…" in narrow
+
+
+def test_version(cli: Any) -> None:
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("cloacinactl ")
