@@ -109,6 +109,9 @@ class ServiceLogging:
         """
         structured = labels.get("stream") == "record"
         now = dt.datetime.now().astimezone().isoformat(timespec="milliseconds")
+        if not structured:
+            self._ingest_text(lines, labels, now)
+            return
         out: list[bytes] = []
         human: list[str] = []
         extra = " ".join(f"{k}={v}" for k, v in labels.items())
@@ -142,6 +145,25 @@ class ServiceLogging:
             self.file.write_lines(out)
         if human and self._stderr is not None:
             self._stderr.write("".join(human))
+            self._stderr.flush()
+
+    def _ingest_text(self, lines: Sequence[bytes], labels: Mapping[str, Any], now: str) -> None:
+        """Plain output lines: one record shape per batch, only the message varies."""
+        if not self.filter.enabled("child", LEVELS["info"]):
+            return
+        head = {"ts": now, "level": "INFO", "logger": "child", "service": self.service}
+        for key, value in labels.items():
+            head.setdefault(key, value)
+        prefix = json.dumps(head, default=str, separators=(",", ":"))[:-1] + ',"message":'
+        dumps = json.dumps
+        texts = [line.decode("utf-8", "replace").rstrip("\r") for line in lines]
+        if self.filter.pattern is not None:
+            texts = [t for t in texts if self.filter.enabled("child", LEVELS["info"], t)]
+        self.file.write_lines([f"{prefix}{dumps(t)}}}\n".encode() for t in texts])
+        if self._stderr is not None and texts:
+            extra = " ".join(f"{k}={v}" for k, v in labels.items())
+            lead = f"{now[:23].replace('T', ' ')} INFO    child: "
+            self._stderr.write("".join(f"{lead}{t} {extra}\n" for t in texts))
             self._stderr.flush()
 
     def close(self) -> None:
