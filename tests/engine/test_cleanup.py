@@ -62,7 +62,6 @@ def _seed(url: str, ages_days: list[float]) -> None:
                 s.events.insert(),
                 [
                     {
-                        "id": str(uuid.uuid4()),
                         "execution_id": eid,
                         "sequence_num": i + 1,
                         "event_type": "task_created",

@@ -8,7 +8,6 @@ serialised by ``BEGIN IMMEDIATE``), so numbers are dense and never reused.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
@@ -68,7 +67,7 @@ class EventLog:
         many(
             conn,
             sql.insert_events,
-            [(str(uuid.uuid4()), e, n, t, k, dumps(d), at) for e, n, t, k, d in self._rows],
+            [(e, n, t, k, dumps(d), at) for e, n, t, k, d in self._rows],
         )
         if update_seq:
             many(conn, sql.set_next_seq, [(v, k) for k, v in self._next.items()])

@@ -21,7 +21,9 @@ _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
 
 def dumps(value: Any) -> str | None:
-    return None if value is None else _dumps(value)
+    if value is None:
+        return None
+    return _dumps(value) if value else ("{}" if isinstance(value, dict) else _dumps(value))
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,8 @@ class Sql:
     @property
     def insert_events(self) -> str:
         return self._ph(
-            f"INSERT INTO {self._t('events')} (id, execution_id, sequence_num, event_type, "
-            "task_name, event_data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            f"INSERT INTO {self._t('events')} (execution_id, sequence_num, event_type, "
+            "task_name, event_data, created_at) VALUES (?, ?, ?, ?, ?, ?)"
         )
 
     @property
@@ -106,6 +108,30 @@ class Sql:
             f"UPDATE {self._t('executions')} SET status = 'Running', started_at = ? "
             "WHERE id = ? AND status = 'Pending'"
         )
+
+    def tasks_of(self, count: int) -> str:
+        marks = ", ".join(["?"] * count)
+        return self._ph(
+            "SELECT id, execution_id, task_name, state, attempt, claimant_id, reset_count, "
+            f"error FROM {self._t('tasks')} WHERE execution_id IN ({marks})"
+        )
+
+    def claim_tasks(self, count: int) -> str:
+        marks = ", ".join(["?"] * count)
+        return self._ph(
+            f"UPDATE {self._t('tasks')} SET state = 'Running', attempt = attempt + 1, "
+            "claimant_id = ?, heartbeat_at = ?, started_at = ? "
+            f"WHERE id IN ({marks}) AND state = 'Ready' "
+            "RETURNING id, execution_id, task_name, attempt, input_context, ready_at, retry_at"
+        )
+
+    def parse_ts(self, value: Any) -> dt.datetime | None:
+        """A time column read through the driver, as an aware UTC datetime."""
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
 
     def outputs_of(self, count: int) -> str:
         marks = ", ".join(["?"] * count)

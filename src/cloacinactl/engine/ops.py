@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, or_, select
 
 from cloacinactl.engine import retry, transitions
 from cloacinactl.engine.events import EventLog, EventType, lock_executions
@@ -65,6 +65,16 @@ class Claimed:
     context: dict[str, Any]
     registered: Registered
     ready_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    id: int
+    execution_id: str
+    task_name: str
+    attempt: int
+    context: dict[str, Any]
+    since: dt.datetime | None
 
 
 @dataclass
@@ -154,22 +164,27 @@ def cycle(
     return result
 
 
-def _load_tasks(conn: Connection, execution_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    rows = conn.execute(
-        select(
-            T.id,
-            T.execution_id,
-            T.task_name,
-            T.state,
-            T.attempt,
-            T.claimant_id,
-            T.reset_count,
-            T.error,
-        ).where(T.execution_id.in_(sorted(set(execution_ids))))
-    )
+_TASK_COLS = (
+    "id",
+    "execution_id",
+    "task_name",
+    "state",
+    "attempt",
+    "claimant_id",
+    "reset_count",
+    "error",
+)
+
+
+def _load_tasks(
+    conn: Connection, sql: Sql, execution_ids: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    ids = sorted(set(execution_ids))
     out: dict[str, dict[str, Any]] = defaultdict(dict)
-    for r in rows:
-        out[r.execution_id][r.task_name] = dict(r._mapping)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for row in conn.exec_driver_sql(sql.tasks_of(len(chunk)), tuple(chunk)):
+            out[row[1]][row[2]] = dict(zip(_TASK_COLS, row, strict=True))
     return out
 
 
@@ -196,7 +211,7 @@ def apply_outcomes(
     result: CycleResult,
 ) -> None:
     execs = lock_executions(conn, sql, (o.execution_id for o in outcomes))
-    tasks = _load_tasks(conn, execs)
+    tasks = _load_tasks(conn, sql, execs)
     log = EventLog(now)
     for eid, row in execs.items():
         log.track(eid, row.next_seq)
@@ -427,20 +442,20 @@ def claim(
     ids = list(conn.execute(pick).scalars())
     if not ids:
         return []
-    rows = conn.execute(
-        update(s.tasks)
-        .where(and_(T.id.in_(ids), T.state == TaskState.READY.value))
-        .values(
-            state=TaskState.RUNNING.value,
-            attempt=T.attempt + 1,
-            claimant_id=claimant_id,
-            heartbeat_at=now,
-            started_at=now,
+    at = sql.ts(now)
+    rows = [
+        ClaimRow(
+            pk,
+            eid,
+            name,
+            attempt,
+            json.loads(ctx) if ctx else {},
+            sql.parse_ts(retry_at) or sql.parse_ts(ready_at),
         )
-        .returning(
-            T.id, T.execution_id, T.task_name, T.attempt, T.input_context, T.ready_at, T.retry_at
-        )
-    ).all()
+        for pk, eid, name, attempt, ctx, ready_at, retry_at in conn.exec_driver_sql(
+            sql.claim_tasks(len(ids)), (claimant_id, at, at, *ids)
+        ).all()
+    ]
     execs = lock_executions(conn, sql, (r.execution_id for r in rows))
     log = EventLog(now)
     started: list[tuple[Any, ...]] = []
@@ -470,9 +485,9 @@ def claim(
                 r.execution_id,
                 r.task_name,
                 r.attempt,
-                r.input_context or {},
+                r.context,
                 defs.get(conn, ex.workflow_name, ex.workflow_version),
-                r.retry_at or r.ready_at,
+                r.since,
             )
         )
     many(conn, sql.start_execution, started)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,6 +145,14 @@ def list_executions(
     return [dict(r._mapping) for r in rows], int(total or 0)
 
 
+EVENT_NAMESPACE = uuid.UUID("6f1c3a52-9a3e-4c57-9d7e-2f4f3c0d6a11")
+
+
+def event_id(execution_id: str, sequence_num: int) -> str:
+    """The public UUID of an event: stable, derived from its execution and number."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{execution_id}:{sequence_num}"))
+
+
 def list_events(
     conn: Connection, execution_id: str, *, since: dt.datetime | None = None
 ) -> list[dict[str, Any]]:
@@ -151,12 +160,15 @@ def list_events(
     task_name, created_at, sequence_num}``; NotFoundError for an unknown execution."""
     if execution_status(conn, execution_id) is None:
         raise NotFoundError(f"execution {execution_id} not found")
-    stmt = select(
-        EV.id, EV.event_type, EV.event_data, EV.task_name, EV.created_at, EV.sequence_num
-    ).where(EV.execution_id == execution_id)
+    stmt = select(EV.event_type, EV.event_data, EV.task_name, EV.created_at, EV.sequence_num).where(
+        EV.execution_id == execution_id
+    )
     if since is not None:
         stmt = stmt.where(EV.created_at >= since)
-    return [dict(r._mapping) for r in conn.execute(stmt.order_by(EV.sequence_num))]
+    return [
+        {"id": event_id(execution_id, r.sequence_num), **r._mapping}
+        for r in conn.execute(stmt.order_by(EV.sequence_num))
+    ]
 
 
 def cancel_execution(conn: Connection, sql: Sql, execution_id: str, now: dt.datetime) -> bool:

@@ -184,10 +184,13 @@ task_outputs = Table(
 )
 Index("ix_task_outputs_execution", task_outputs.c.execution_id)
 
+# The public event id is a UUID derived from (execution_id, sequence_num): see
+# ``cloacinactl.engine.queries.event_id``; the row key is a plain integer so the
+# hottest insert of the engine appends to its B-tree instead of scattering.
 events = Table(
     "events",
     metadata,
-    Column("id", String(36), primary_key=True),
+    Column("id", RowId, primary_key=True, autoincrement=True),
     Column(
         "execution_id",
         String(36),
