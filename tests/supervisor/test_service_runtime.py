@@ -114,3 +114,26 @@ def test_crashing_child_is_restarted_and_its_output_logged(tmp_path: Path) -> No
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
+
+
+def test_child_records_reach_the_supervisor_log(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    code = (
+        "import time\n"
+        "from loguru import logger\n"
+        "from cloacinactl.config.logfilter import LogFilter\n"
+        "from cloacinactl.supervisor import child_log_fd, install_child_logging\n"
+        "install_child_logging(child_log_fd(), LogFilter(), {'role': 'worker'})\n"
+        "logger.bind(task_id='t-1').warning('task said {}', 'hello')\n"
+        "time.sleep(600)\n"
+    )
+    proc = start(home, "--child-code", code)
+    try:
+        wait_for(lambda: any(r["message"] == "task said hello" for r in log_records(home)))
+        record = next(r for r in log_records(home) if r["message"] == "task said hello")
+        assert record["level"] == "WARNING" and record["task_id"] == "t-1"
+        assert record["child"] == "worker 1" and record["stream"] == "record"
+        assert record["role"] == "worker" and record["pid"] != proc.pid
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
