@@ -8,14 +8,15 @@ serialised by ``BEGIN IMMEDIATE``), so numbers are dense and never reused.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from cloacinactl.engine.fastsql import Sql, dumps, many
-from cloacinactl.store import schema as s
 
 
 class EventType(StrEnum):
@@ -76,27 +77,38 @@ class EventLog:
         return written
 
 
-def lock_executions(conn: Connection, sql: Sql, execution_ids: Iterable[str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ExecRow:
+    """The execution columns the engine needs while it holds the row lock."""
+
+    id: str
+    workflow_name: str
+    workflow_version: str
+    status: str
+    next_seq: int
+    input_context: dict[str, Any]
+    trigger_origin: str
+    created_at: dt.datetime | None
+    started_at: dt.datetime | None
+
+
+def lock_executions(conn: Connection, sql: Sql, execution_ids: Iterable[str]) -> dict[str, ExecRow]:
     """Lock (PostgreSQL: in id order, so lockers never deadlock) and read execution rows."""
     ids = sorted(set(execution_ids))
-    if not ids:
-        return {}
-    c = s.executions.c
-    stmt = (
-        select(
-            c.id,
-            c.workflow_name,
-            c.workflow_version,
-            c.status,
-            c.next_seq,
-            c.input_context,
-            c.trigger_origin,
-            c.created_at,
-            c.started_at,
-        )
-        .where(c.id.in_(ids))
-        .order_by(c.id)
-    )
-    if sql.pg:
-        stmt = stmt.with_for_update()
-    return {row.id: row for row in conn.execute(stmt)}
+    out: dict[str, ExecRow] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for row in conn.exec_driver_sql(sql.lock_executions(len(chunk)), tuple(chunk)):
+            eid, name, version, status, seq, ctx, origin, created, started = row
+            out[eid] = ExecRow(
+                eid,
+                name,
+                version,
+                status,
+                seq,
+                json.loads(ctx) if ctx else {},
+                origin,
+                sql.parse_ts(created),
+                sql.parse_ts(started),
+            )
+    return out

@@ -133,6 +133,24 @@ class Sql:
             return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
         return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
 
+    def lock_executions(self, count: int) -> str:
+        marks = ", ".join(["?"] * count)
+        return self._ph(
+            "SELECT id, workflow_name, workflow_version, status, next_seq, input_context, "
+            f"trigger_origin, created_at, started_at FROM {self._t('executions')} "
+            f"WHERE id IN ({marks}) ORDER BY id" + (" FOR UPDATE" if self.pg else "")
+        )
+
+    @property
+    def pick_ready(self) -> str:
+        lock = " FOR UPDATE OF t, e SKIP LOCKED" if self.pg else ""
+        return self._ph(
+            f"SELECT t.id FROM {self._t('tasks')} t JOIN {self._t('executions')} e "
+            "ON t.execution_id = e.id WHERE t.state = 'Ready' "
+            "AND (t.retry_at IS NULL OR t.retry_at <= ?) "
+            "AND e.status IN ('Pending', 'Running') ORDER BY t.id LIMIT ?" + lock
+        )
+
     def outputs_of(self, count: int) -> str:
         marks = ", ".join(["?"] * count)
         return self._ph(

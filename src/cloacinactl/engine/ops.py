@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection
 
 from cloacinactl.engine import retry, transitions
 from cloacinactl.engine.events import EventLog, EventType, lock_executions
@@ -422,24 +422,9 @@ def claim(
     limit: int,
 ) -> list[Claimed]:
     """Atomically take up to ``limit`` due Ready tasks (SKIP LOCKED on PostgreSQL)."""
-    pick = (
-        select(T.id)
-        .select_from(s.tasks.join(s.executions, T.execution_id == E.id))
-        .where(
-            and_(
-                T.state == TaskState.READY.value,
-                or_(T.retry_at.is_(None), T.retry_at <= now),
-                E.status.in_(_ACTIVE),
-            )
-        )
-        .order_by(T.id)
-        .limit(limit)
-    )
-    if sql.pg:
-        # lock the task AND its execution without waiting: a claim never blocks on a
-        # row another engine holds, so claims cannot join a deadlock cycle
-        pick = pick.with_for_update(skip_locked=True, of=[s.tasks, s.executions])
-    ids = list(conn.execute(pick).scalars())
+    # PostgreSQL: lock the task AND its execution without waiting; a claim never blocks
+    # on a row another engine holds, so claims cannot join a deadlock cycle
+    ids = [r[0] for r in conn.exec_driver_sql(sql.pick_ready, (sql.ts(now), limit))]
     if not ids:
         return []
     at = sql.ts(now)
