@@ -211,3 +211,18 @@ def test_sd_notify_ready_watchdog_stopping(home: Path, services: Services, tmp_p
         assert proc.wait(timeout=10) == 0
     finally:
         sink.close()
+
+
+def test_unopenable_database_is_a_clean_exit_1(cli, home: Path) -> None:
+    (home / "cloacina.db").mkdir(parents=True)
+    result = cli("daemon", "start", timeout=30)
+    assert result.returncode == 1
+    assert "cannot open database" in result.stderr and "Traceback" not in result.stderr
+    assert not (home / "daemon.pid").exists()
+
+
+def test_malformed_config_is_exit_1(cli, home: Path) -> None:
+    home.mkdir(parents=True)
+    (home / "config.toml").write_text("[daemon]\nno_such_key = 1\n")
+    result = cli("daemon", "start", timeout=30)
+    assert result.returncode == 1 and "no_such_key" in result.stderr

@@ -82,9 +82,16 @@ class ServiceLogging:
                     format=HUMAN_FORMAT,
                     filter=self._passes,
                     colorize=False,
+                    # No variable values in tracebacks: they could hold secrets.
+                    diagnose=False,
+                    backtrace=False,
                 )
             )
-        self._ids.append(logger.add(self._write_record, level=0, filter=self._passes))
+        self._ids.append(
+            logger.add(
+                self._write_record, level=0, filter=self._passes, diagnose=False, backtrace=False
+            )
+        )
 
     def _passes(self, record: Any) -> bool:
         return self.filter.enabled(record["name"] or "", record["level"].no, record["message"])

@@ -196,14 +196,35 @@ async def _supervise(
                 )
                 logger.info("{} ready pid={}{}", config.service, rt.pid, where)
                 rt.notifier.ready(status() if status else f"{config.service} ready")
-        except CloacinaError as exc:
-            logger.error("{} failed: {}", config.service, exc.message)
-            code = exc.exit_code
-        except Exception as exc:  # the service crashed: log it, exit 1, clean up
-            logger.opt(exception=exc).error("{} crashed: {}", config.service, exc)
-            code = 1
+        except Exception as exc:  # the service failed: log it, exit with its code, clean up
+            known = first_cloacina_error(exc)
+            if known is not None:
+                logger.error("{} failed: {}", config.service, known.message)
+                code = known.exit_code
+            else:
+                logger.opt(exception=exc).error("{} crashed: {!r}", config.service, leaf(exc))
+                code = 1
         outer.cancel_scope.cancel()
     return code
+
+
+def leaves(exc: BaseException) -> list[BaseException]:
+    """The non-group exceptions inside (possibly nested) exception groups."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for sub in exc.exceptions for leaf in leaves(sub)]
+    return [exc]
+
+
+def leaf(exc: BaseException) -> BaseException:
+    return leaves(exc)[0]
+
+
+def first_cloacina_error(exc: BaseException) -> CloacinaError | None:
+    """Our own error behind ``exc`` (nurseries wrap it in groups), if any."""
+    for item in leaves(exc):
+        if isinstance(item, CloacinaError):
+            return item
+    return None
 
 
 async def _signals(
