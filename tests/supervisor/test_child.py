@@ -138,3 +138,11 @@ async def test_cancelling_run_stops_the_child() -> None:
         nursery.cancel_scope.cancel()
     assert gone(pid)
     assert child.state is ChildState.STOPPED
+
+
+async def test_stop_before_run_returns_and_run_then_does_nothing() -> None:
+    child = SupervisedChild(ChildSpec(name="never", argv=[PY, "-c", "pass"]))
+    with trio.fail_after(5):
+        await child.stop()
+        await child.run()
+    assert child.generation == 0 and child.state is ChildState.STOPPED

@@ -113,6 +113,7 @@ class SupervisedChild:
         self._wake = trio.Event()
         self._done = trio.Event()
         self._ever_running = False
+        self._active = False
 
     @property
     def pid(self) -> int | None:
@@ -154,6 +155,8 @@ class SupervisedChild:
         """Stop for good: SIGTERM the group, SIGKILL after the grace period; wait."""
         self._stop_requested = True
         self._wake.set()
+        if not self._active:
+            return
         proc = self.process
         if proc is not None and proc.returncode is None:
             self._set(ChildState.STOPPING)
@@ -162,6 +165,7 @@ class SupervisedChild:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Supervise until stopped, cancelled or FATAL. Ready once generation 1 runs."""
+        self._active = True
         try:
             while not self._stop_requested:
                 event = await self._one_generation(None if self._ever_running else task_status)
@@ -195,6 +199,7 @@ class SupervisedChild:
                 await terminate_group(proc, self.spec.grace_s)
             if self._stop_requested or self.state not in (ChildState.FATAL, ChildState.EXITED):
                 self._set(ChildState.STOPPED)
+            self._active = False
             self._done.set()
             self._changed.set()
 
