@@ -166,7 +166,6 @@ tasks = Table(
     UniqueConstraint("execution_id", "task_name", name="uq_tasks_execution_task"),
 )
 Index("ix_tasks_ready", tasks.c.state, tasks.c.retry_at)
-Index("ix_tasks_claimant", tasks.c.claimant_id, tasks.c.state)
 
 task_outputs = Table(
     "task_outputs",
