@@ -115,3 +115,7 @@ class Nested:
     @staticmethod
     def method(ctx):
         return {"nested": True}
+
+
+def poll_hangs():
+    time.sleep(3600)

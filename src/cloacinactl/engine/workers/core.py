@@ -68,6 +68,7 @@ class _Call:
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     exit: ExitEvent | None = None
     exited: trio.Event = field(default_factory=trio.Event)
+    stopped: bool = False
 
 
 @dataclass
@@ -157,9 +158,9 @@ class PoolCore:
                     while any(slot.busy for slot in self._slots):
                         await trio.sleep(0.01)
                 self._close("the worker pool stopped")
-                for slot in self._slots:
-                    if slot.child is not None:
-                        nursery.start_soon(slot.child.stop)
+                # Cancelling makes each SupervisedChild.run terminate its process
+                # group (SIGTERM, SIGKILL after grace_s) in its shielded finally.
+                nursery.cancel_scope.cancel()
         finally:
             self._close("the worker pool stopped")
             shutil.rmtree(self._capture_dir, ignore_errors=True)
@@ -168,6 +169,9 @@ class PoolCore:
     async def stop(self) -> None:
         """Stop taking calls, let running ones finish for ``grace_s``, stop every worker."""
         self._stop.set()
+        if self._capture_dir is None:  # serve never started
+            self._close("the worker pool stopped")
+            return
         await self._stopped.wait()
 
     def stats(self) -> dict[str, Any]:
@@ -202,6 +206,12 @@ class PoolCore:
 
     def _close(self, reason: str) -> None:
         self._closed = True
+        for slot in self._slots:
+            call = slot.call
+            if call is not None:
+                call.stopped = True
+                call.exited.set()
+                call.scope.cancel()
         while self._waiters:
             waiter = self._waiters.popleft()
             waiter.failure = PoolClosed(reason)
@@ -441,7 +451,7 @@ class PoolCore:
             )
         if failure is not None:
             return TaskError("protocol", f"{who}: {failure}; it was killed and replaced")
-        if event is not None and event.requested:
+        if call.stopped or (event is not None and event.requested):
             return TaskError("cancelled", f"the worker pool stopped during {op} ({who} {how})")
         return TaskError(
             "crashed",

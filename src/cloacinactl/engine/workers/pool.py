@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from .core import PoolClosed, PoolCore, RawReply
-from .outcome import TaskError
+from .outcome import TaskError, json_problem
 from .results import LoadResult, Output, TaskRequest, TaskResult, TriggerPoll
 from .sources import Source
 
@@ -34,6 +34,17 @@ class WorkerPool(PoolCore):
 
     async def run_task(self, request: TaskRequest) -> TaskResult:
         """Run one task attempt; failures are results (``status == "failed"``), not raises."""
+        problem = json_problem(request.context)
+        if problem is not None:
+            return TaskResult(
+                status="failed",
+                execution_id=request.execution_id,
+                task_id=request.task_id,
+                attempt=request.attempt,
+                error=TaskError(
+                    "bad_input", f"input context of task {request.task_id!r} is not JSON: {problem}"
+                ),
+            )
         reply = await self.call(
             "run_task",
             request.wire_args(),

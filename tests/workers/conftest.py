@@ -1,0 +1,60 @@
+"""Fixtures for the worker tests: a real WorkerPool over the test flows folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import psutil
+import pytest
+import trio
+
+from cloacinactl.engine.workers import ModuleSource, TaskRequest, WorkerPool
+
+FLOWS = Path(__file__).parent / "flows"
+BASIC = ModuleSource("wf_basic", (str(FLOWS),))
+
+MakeRequest = Callable[..., TaskRequest]
+
+
+@pytest.fixture
+def request_for() -> MakeRequest:
+    """Build a TaskRequest for a function of ``wf_basic``."""
+
+    def make(task: str, context: dict[str, object] | None = None, **kw: object) -> TaskRequest:
+        return TaskRequest(
+            source=kw.pop("source", BASIC),
+            workflow="wf",
+            task_id=task,
+            context=context or {},
+            execution_id=str(kw.pop("execution_id", "exec-1")),
+            attempt=int(kw.pop("attempt", 1)),
+            timeout=kw.pop("timeout", 20.0),
+            function=kw.pop("function", None),
+        )
+
+    return make
+
+
+def worker_pids() -> set[int]:
+    """PIDs of every descendant of this test process."""
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+@pytest.fixture
+def counter_file(tmp_path: Path) -> Path:
+    """A file each import of wf_basic appends its PID to."""
+    return tmp_path / "imports.txt"
+
+
+@pytest.fixture
+async def pool(nursery: trio.Nursery, counter_file: Path) -> AsyncIterator[WorkerPool]:
+    """Two workers, ready; stopped (and checked gone) after the test."""
+    env = {**os.environ, "WF_IMPORT_COUNTER": str(counter_file)}
+    pool = WorkerPool(size=2, service="cloacina-test", grace_s=1.0, env=env)
+    await nursery.start(pool.serve)
+    try:
+        yield pool
+    finally:
+        await pool.stop()
