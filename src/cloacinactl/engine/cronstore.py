@@ -74,8 +74,9 @@ class CronSlots:
                     attempts=1,
                 )
                 .on_conflict_do_nothing(index_elements=["schedule_id", "scheduled_time"])
+                .returning(F.id)  # rowcount is not reliable here on psycopg
             )
-            return bool(conn.execute(stmt).rowcount == 1)
+            return conn.execute(stmt).first() is not None
 
         return await self._write(work)
 
@@ -120,7 +121,8 @@ class CronSlots:
                     )
                 )
                 .values(attempts=F.attempts + 1, claimed_at=now, claimant_id=self.claimant_id)
+                .returning(F.id)
             )
-            return bool(result.rowcount == 1)
+            return result.first() is not None
 
         return await self._write(work)
