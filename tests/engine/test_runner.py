@@ -1,0 +1,54 @@
+"""The Runner as Python users and services drive it: thread API, drain with a deadline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import flows
+import trio
+
+from cloacinactl.engine.executor import ExecutorConfig
+from cloacinactl.engine.runner import Runner
+from cloacinactl.engine.taskrun import InProcessTaskRunner
+
+FAST = ExecutorConfig(concurrency=4, poll_interval_s=0.02, heartbeat_interval_s=0.2)
+
+
+def test_thread_api_registers_executes_and_shuts_down(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    with Runner(url, task_runner=InProcessTaskRunner(), config=FAST) as runner:
+        runner.register(flows.pipeline(), flows.CODE)
+        result = runner.execute("pipeline", {"seed": 1}, timeout=20)
+        assert result.ok and result.output is not None and result.output["c"] == 3
+        eid = runner.submit("pipeline", {})
+        assert runner.get(eid, timeout=20).status == "Completed"
+    # a second runner on the same database sees the history
+    with Runner(url, task_runner=InProcessTaskRunner(), config=FAST) as again:
+        assert again.get(eid, timeout=5).task_states == {
+            "a": "Completed",
+            "b": "Completed",
+            "c": "Completed",
+        }
+
+
+async def test_drain_deadline_hands_unfinished_claims_back(db_url: str, tmp_path: Path) -> None:
+    wf = flows.build_workflow("gate", [flows.task("wait", "wait_for_file")])
+    gate, log = tmp_path / "gate", tmp_path / "log"
+    first = Runner(db_url, task_runner=InProcessTaskRunner(), config=FAST)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(first.serve)
+        await first.aregister(wf, flows.CODE)
+        eid = await first.start_execution("gate", {"gate": str(gate), "log": str(log)})
+        with trio.fail_after(20):
+            while not log.exists():
+                await trio.sleep(0.01)
+        assert await first.ashutdown(deadline_s=0.2) is False  # the task is still running
+    gate.touch()
+    second = Runner(db_url, task_runner=InProcessTaskRunner(), config=FAST)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(second.serve)
+        result = await second.wait(eid, timeout=20)
+        events = [e["event_type"] for e in await second.events(eid)]
+        await second.ashutdown(5)
+    assert result.status == "Completed"
+    assert events.count("task_reset") == 1 and events.count("task_completed") == 1
