@@ -51,7 +51,11 @@ def counter_file(tmp_path: Path) -> Path:
 @pytest.fixture
 async def pool(nursery: trio.Nursery, counter_file: Path) -> AsyncIterator[WorkerPool]:
     """Two workers, ready; stopped (and checked gone) after the test."""
-    env = {**os.environ, "WF_IMPORT_COUNTER": str(counter_file)}
+    env = {
+        **os.environ,
+        "WF_IMPORT_COUNTER": str(counter_file),
+        "WF_CALLBACKS": str(counter_file.parent / "callbacks.txt"),
+    }
     pool = WorkerPool(size=2, service="cloacina-test", grace_s=1.0, env=env)
     await nursery.start(pool.serve)
     try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,12 +74,49 @@ async def _await(awaitable: Any) -> Any:
     return await awaitable
 
 
+Callback = Callable[..., Any] | None
+
+
 def call_task(
     function: Callable[..., Any],
     context: dict[str, Any],
     handle: TaskHandle,
+    on_success: Callback = None,
+    on_failure: Callback = None,
 ) -> tuple[dict[str, Any] | None, TaskError | None]:
-    """Run one task attempt; return (output, None) or (None, error)."""
+    """Run one task attempt and its callback; return (output, None) or (None, error).
+
+    ``on_success(task_id, Context(output))`` runs after a completed attempt and
+    ``on_failure(task_id, message, Context(input))`` after a failed one (upstream
+    cloaca's shapes); a callback that raises is logged and never changes the
+    outcome. A worker that dies mid-attempt cannot run ``on_failure``.
+    """
+    output, error = _attempt(function, context, handle)
+    if error is None and on_success is not None:
+        _callback(on_success, "on_success", handle.task_id, output)
+    elif error is not None and on_failure is not None:
+        _callback(on_failure, "on_failure", handle.task_id, context, error.message)
+    return output, error
+
+
+def _callback(
+    callback: Callable[..., Any], kind: str, task_id: str, data: Any, *message: str
+) -> None:
+    from cloacinactl.engine.context import Context
+
+    try:
+        _run(callback(task_id, *message, Context(data if isinstance(data, dict) else {})))
+    except (Exception, SystemExit) as exc:
+        logging.getLogger("cloacina.worker").warning(
+            "%s callback of task %r raised %s: %s", kind, task_id, type(exc).__name__, exc
+        )
+
+
+def _attempt(
+    function: Callable[..., Any],
+    context: dict[str, Any],
+    handle: TaskHandle,
+) -> tuple[dict[str, Any] | None, TaskError | None]:
     from cloacinactl.engine.context import Context
 
     what = f"task {handle.task_id!r}"

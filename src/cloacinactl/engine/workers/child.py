@@ -24,7 +24,7 @@ from typing import Any
 from . import protocol
 from .calling import TaskHandle, call_task, call_trigger
 from .capture import Capture
-from .loader import NotFound, SourceCache
+from .loader import LoadedSource, NotFound, SourceCache
 from .outcome import TaskError, error_from_exception
 from .sources import source_from_dict
 
@@ -73,46 +73,42 @@ class Worker:
         if function_ref is not None and not isinstance(function_ref, str):
             raise ValueError("'function' must be a string 'module:qualname' or 'qualname'")
         if op == "run_task":
-            handle = TaskHandle(
-                execution_id=str(args.get("execution_id", "")),
-                workflow=str(args["workflow"]),
-                task_id=str(args["task_id"]),
-                attempt=int(args.get("attempt", 1)),
-                worker=self.index,
-            )
-            try:
-                function = loaded.task_function(handle.workflow, handle.task_id, function_ref)
-            except (NotFound, ImportError) as exc:
-                return {**base, "status": "failed", "output": None, "error": _not_found(exc)}
-            output, error = call_task(function, args.get("context", {}), handle)
-            status = "completed" if error is None else "failed"
-            return {
-                **base,
-                "status": status,
-                "output": output,
-                "error": None if error is None else error.to_dict(),
-            }
-        name = str(args["trigger"])
+            return {**base, **self._run_task(loaded, args, function_ref)}
+        return {**base, **self._poll_trigger(loaded, str(args["trigger"]), function_ref)}
+
+    def _run_task(
+        self, loaded: LoadedSource, args: dict[str, Any], function_ref: str | None
+    ) -> dict[str, Any]:
+        handle = TaskHandle(
+            execution_id=str(args.get("execution_id", "")),
+            workflow=str(args["workflow"]),
+            task_id=str(args["task_id"]),
+            attempt=int(args.get("attempt", 1)),
+            worker=self.index,
+        )
+        try:
+            function = loaded.task_function(handle.workflow, handle.task_id, function_ref)
+        except (NotFound, ImportError) as exc:
+            return {"status": "failed", "output": None, "error": _not_found(exc)}
+        on_success, on_failure = loaded.task_callbacks(handle.workflow, handle.task_id, function)
+        output, error = call_task(function, args.get("context", {}), handle, on_success, on_failure)
+        return {
+            "status": "completed" if error is None else "failed",
+            "output": output,
+            "error": None if error is None else error.to_dict(),
+        }
+
+    @staticmethod
+    def _poll_trigger(loaded: LoadedSource, name: str, function_ref: str | None) -> dict[str, Any]:
+        failed: dict[str, Any] = {"status": "failed", "fire": False, "context": None}
         try:
             function = loaded.trigger_function(name, function_ref)
         except (NotFound, ImportError) as exc:
-            return {
-                **base,
-                "status": "failed",
-                "fire": False,
-                "context": None,
-                "error": _not_found(exc),
-            }
+            return {**failed, "error": _not_found(exc)}
         poll, error = call_trigger(function, name)
         if error is not None or poll is None:
-            return {
-                **base,
-                "status": "failed",
-                "fire": False,
-                "context": None,
-                "error": None if error is None else error.to_dict(),
-            }
-        return {**base, "status": "ok", **poll, "error": None}
+            return {**failed, "error": None if error is None else error.to_dict()}
+        return {"status": "ok", **poll, "error": None}
 
 
 def _not_found(exc: BaseException) -> dict[str, Any]:

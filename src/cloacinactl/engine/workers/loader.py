@@ -20,6 +20,9 @@ from typing import Any
 
 from .sources import ModuleSource, PackageSource, Source
 
+# Where ``@cloaca.task`` leaves its spec (with the callbacks) on the function.
+TASK_SPEC_ATTR = "__cloaca_task__"
+
 
 class NotFound(LookupError):
     """The requested task or trigger does not exist in the loaded source."""
@@ -41,7 +44,7 @@ class LoadedSource:
         if self.collection is not None:
             try:
                 return _as_callable(self.collection.task_function(workflow, task_id), task_id)
-            except (KeyError, LookupError) as exc:
+            except Exception as exc:  # the collection raises its own "no such task" error
                 if function is None:
                     raise NotFound(
                         f"task {task_id!r} of workflow {workflow!r} is not in "
@@ -49,12 +52,26 @@ class LoadedSource:
                     ) from exc
         return self._by_reference(function or task_id, f"task {task_id!r}")
 
+    def task_callbacks(
+        self, workflow: str, task_id: str, function: Callable[..., Any]
+    ) -> tuple[Callable[..., Any] | None, Callable[..., Any] | None]:
+        """``(on_success, on_failure)`` declared with the task, either may be None."""
+        lookup = getattr(self.collection, "task_callbacks", None)
+        if callable(lookup):
+            try:
+                on_success, on_failure = lookup(workflow, task_id)
+                return on_success, on_failure
+            except Exception:  # not declared through the collection: use the function's spec
+                pass
+        spec = getattr(function, TASK_SPEC_ATTR, None)
+        return getattr(spec, "on_success", None), getattr(spec, "on_failure", None)
+
     def trigger_function(self, name: str, function: str | None) -> Callable[..., Any]:
         """The poll function of trigger ``name``."""
         if self.collection is not None:
             try:
                 return _as_callable(self.collection.trigger_function(name), name)
-            except (KeyError, LookupError) as exc:
+            except Exception as exc:  # the collection raises its own "no such trigger" error
                 if function is None:
                     raise NotFound(f"trigger {name!r} is not in {self.source.source_id}") from exc
         return self._by_reference(function or name, f"trigger {name!r}")
