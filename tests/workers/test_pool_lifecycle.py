@@ -152,3 +152,65 @@ async def test_stop_leaves_no_processes(nursery: trio.Nursery, request_for, tmp_
     alive = [p for p in started if psutil.pid_exists(p)]
     zombies_only = all(psutil.Process(p).status() == psutil.STATUS_ZOMBIE for p in alive)
     assert not alive or zombies_only, alive
+
+
+async def test_workers_are_recycled_after_max_calls(nursery: trio.Nursery, request_for) -> None:
+    pool = WorkerPool(size=1, service="cloacina-test", grace_s=0.5, max_calls_per_worker=2)
+    await nursery.start(pool.serve)
+    try:
+        pids = [(await pool.run_task(request_for("pid"))).output["pid"] for _ in range(5)]
+    finally:
+        await pool.stop()
+    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
+
+
+HOST = """
+import sys, trio
+from cloacinactl.engine.workers import WorkerPool
+
+async def main():
+    pool = WorkerPool(size=2, service="cloacina-test")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(pool.serve)
+        pids = [w["pid"] for w in pool.stats()["per_worker"]]
+        with open(sys.argv[1], "w") as f:
+            f.write(" ".join(map(str, pids)))
+        await trio.sleep_forever()
+
+trio.run(main)
+"""
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+async def test_workers_exit_when_the_pool_process_is_killed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    pidfile = tmp_path / "pids"
+    host = subprocess.Popen([sys.executable, "-c", HOST, str(pidfile)])
+    pids: list[int] = []
+    try:
+        with trio.fail_after(30):
+            while not pidfile.exists() or not pidfile.read_text():
+                await trio.sleep(0.05)
+        pids = [int(p) for p in pidfile.read_text().split()]
+        assert len(pids) == 2 and not any(gone(p) for p in pids)
+        host.kill()
+        host.wait()
+        with trio.move_on_after(20):
+            while not all(gone(p) for p in pids):
+                await trio.sleep(0.05)
+        assert all(gone(p) for p in pids), "workers outlived their pool process"
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+        for pid in pids:
+            if not gone(pid):
+                os.killpg(pid, signal.SIGKILL)

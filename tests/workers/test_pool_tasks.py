@@ -50,6 +50,10 @@ async def test_output_is_captured_at_fd_level(pool: WorkerPool, request_for) -> 
     assert "from a subprocess\n" in out
     assert result.captured.stderr == "to stderr\n"
     messages = [(r["level"], r["logger"], r["message"]) for r in result.captured.logs]
+    assert all(
+        (r["execution_id"], r["task_id"], r["attempt"]) == ("exec-1", "noisy", 1)
+        for r in result.captured.logs
+    )
     assert ("WARNING", "wf_basic", "a warning record") in messages
     assert ("INFO", "wf_basic", "an info record") in messages
     # Capture is per call: the next task starts empty.

@@ -97,6 +97,7 @@ class JsonLinesHandler(logging.Handler):
     def __init__(self, fd: int) -> None:
         super().__init__(logging.NOTSET)
         self._fd = fd
+        self.tags: dict[str, Any] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -105,6 +106,7 @@ class JsonLinesHandler(logging.Handler):
                 "level": record.levelname,
                 "logger": record.name,
                 "message": record.getMessage(),
+                **self.tags,
             }
             if record.exc_info:
                 entry["exc"] = "".join(traceback.format_exception(*record.exc_info))
@@ -135,12 +137,17 @@ class Capture:
         root = logging.getLogger()
         for handler in list(root.handlers):
             root.removeHandler(handler)
-        root.addHandler(JsonLinesHandler(self._fds["logs"]))
+        self._handler = JsonLinesHandler(self._fds["logs"])
+        root.addHandler(self._handler)
         root.setLevel(logging.INFO)
 
-    def begin(self) -> None:
-        """Start a fresh capture for one operation."""
+    def begin(self, tags: dict[str, Any] | None = None) -> None:
+        """Start a fresh capture for one operation; ``tags`` go on every log record."""
         self._flush()
+        self._handler.tags = dict(tags or {})
+        root = logging.getLogger()
+        if self._handler not in root.handlers:  # user code may have reset logging
+            root.addHandler(self._handler)
         for name in STREAMS:
             os.ftruncate(self._fds[name], 0)
         for fd in (1, 2):

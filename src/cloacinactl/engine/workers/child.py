@@ -30,6 +30,7 @@ from .sources import source_from_dict
 
 FD_ENV = protocol.FD_ENV
 DEFAULT_OUTPUT_LIMIT = protocol.DEFAULT_OUTPUT_LIMIT
+TAG_KEYS = ("execution_id", "task_id", "attempt", "trigger")  # copied onto log records
 
 
 class Worker:
@@ -50,7 +51,8 @@ class Worker:
                 "sources": self.cache.ids(),
             }
         source = source_from_dict(args.get("source"))
-        self.capture.begin()
+        tags: dict[str, Any] = {k: args[k] for k in TAG_KEYS if k in args}
+        self.capture.begin(tags)
         started = time.perf_counter()
         try:
             result = self._serve(op, source, args)

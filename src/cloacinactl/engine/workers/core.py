@@ -93,6 +93,7 @@ class _Slot:
     call: _Call | None = None
     pending: dict[int, Connection] = field(default_factory=dict)
     fatal_restarts: int = 0
+    calls: int = 0  # calls answered by the current generation
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class PoolCore:
         fatal_cooldown_s: float = 10.0,
         output_limit: int = DEFAULT_OUTPUT_LIMIT,
         env: dict[str, str] | None = None,
+        max_calls_per_worker: int | None = None,
     ) -> None:
         self.size = size if size is not None else (os.cpu_count() or 1)
         if self.size < 1:
@@ -133,6 +135,7 @@ class PoolCore:
         self.fatal_cooldown_s = fatal_cooldown_s
         self.output_limit = output_limit
         self.env = env
+        self.max_calls_per_worker = max_calls_per_worker
         self._slots = [_Slot(index=i + 1) for i in range(self.size)]
         self._waiters: deque[_Waiter] = deque()
         self._tick = 0
@@ -294,6 +297,7 @@ class PoolCore:
         slot.generation = generation
         slot.pid = process.pid
         slot.sources = set()
+        slot.calls = 0
         slot.ready = True
         logger.debug(
             "worker ready index={} pid={} generation={}", slot.index, process.pid, generation
@@ -334,8 +338,18 @@ class PoolCore:
 
     def _release(self, slot: _Slot) -> None:
         slot.busy = False
-        if slot.ready:
-            self._make_available(slot)
+        if not slot.ready:
+            return
+        if self.max_calls_per_worker is not None and slot.calls >= self.max_calls_per_worker:
+            # Recycle: closing the socket makes the idle worker exit; the
+            # supervisor starts a fresh one (bounds leaks in user code).
+            logger.debug("recycling worker index={} calls={}", slot.index, slot.calls)
+            slot.ready = False
+            if slot.conn is not None:
+                slot.conn.close()
+                slot.conn = None
+            return
+        self._make_available(slot)
 
     async def _acquire(self, source_id: str | None) -> _Slot:
         if self._closed:
@@ -384,28 +398,11 @@ class PoolCore:
         assert slot.conn is not None and slot.pid is not None
         call = _Call(generation=slot.generation, pid=slot.pid)
         slot.call = call
-        result: dict[str, Any] | None = None
-        failure: str | None = None
-        timed_out = False
         try:
-            with call.scope:
-                deadline = math.inf if timeout is None else trio.current_time() + timeout
-                with trio.move_on_at(deadline) as timeout_scope:
-                    try:
-                        result = await slot.conn.request(op, args)
-                    except WorkerGone:
-                        pass
-                    except ProtocolError as exc:
-                        failure = str(exc)
-                timed_out = timeout_scope.cancelled_caught
-        finally:
-            if result is None:
-                # The worker is mid-call or broken: it cannot serve anyone else.
-                kill_group_now(call.pid)
-        if result is not None:
-            slot.call = None
-            return RawReply(result, None, result, slot.index, call.pid)
-        try:
+            result, failure, timed_out = await self._exchange(slot.conn, call, op, args, timeout)
+            if result is not None:
+                slot.calls += 1
+                return RawReply(result, None, result, slot.index, call.pid)
             with trio.move_on_after(self.grace_s + 5.0):
                 await call.exited.wait()
         finally:
@@ -413,6 +410,29 @@ class PoolCore:
         captured = await self._read_capture(call.pid)
         error = self._failure_error(slot, call, op, timeout, timed_out, failure)
         return RawReply(None, error, captured, slot.index, call.pid)
+
+    @staticmethod
+    async def _exchange(
+        conn: Connection, call: _Call, op: str, args: dict[str, Any], timeout: float | None
+    ) -> tuple[dict[str, Any] | None, str | None, bool]:
+        """(result, protocol failure, timed out); kills the worker unless it answered."""
+        result: dict[str, Any] | None = None
+        failure: str | None = None
+        try:
+            with call.scope:
+                deadline = math.inf if timeout is None else trio.current_time() + timeout
+                with trio.move_on_at(deadline) as timeout_scope:
+                    try:
+                        result = await conn.request(op, args)
+                    except WorkerGone:
+                        pass
+                    except ProtocolError as exc:
+                        failure = str(exc)
+        finally:
+            if result is None:
+                # The worker is mid-call or broken: it cannot serve anyone else.
+                kill_group_now(call.pid)
+        return result, failure, timeout_scope.cancelled_caught
 
     async def _read_capture(self, pid: int) -> dict[str, Any]:
         directory = self._capture_dir
