@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--no-prefect", action="store_true")
     args = p.parse_args(argv)
+    from loguru import logger
+
+    logger.remove()  # the library's debug chatter would bury the table
+    logger.add(sys.stderr, level="WARNING")
     shapes = args.shapes.split(",")
     pg = os.environ.get("CLOACINA_BENCH_POSTGRES_URL") or os.environ.get(
         "CLOACINA_TEST_POSTGRES_URL"

@@ -144,8 +144,11 @@ class Sql:
     @property
     def pick_ready(self) -> str:
         lock = " FOR UPDATE OF t, e SKIP LOCKED" if self.pg else ""
+        # SQLite: CROSS JOIN fixes the join order, so the scan starts from the (small,
+        # partial) Ready index instead of every active execution
+        join = "JOIN" if self.pg else "CROSS JOIN"
         return self._ph(
-            f"SELECT t.id FROM {self._t('tasks')} t JOIN {self._t('executions')} e "
+            f"SELECT t.id FROM {self._t('tasks')} t {join} {self._t('executions')} e "
             "ON t.execution_id = e.id WHERE t.state = 'Ready' "
             "AND (t.retry_at IS NULL OR t.retry_at <= ?) "
             "AND e.status IN ('Pending', 'Running') ORDER BY t.id LIMIT ?" + lock

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 
@@ -165,7 +166,13 @@ tasks = Table(
     Column("completed_at", UtcDateTime),
     UniqueConstraint("execution_id", "task_name", name="uq_tasks_execution_task"),
 )
-Index("ix_tasks_ready", tasks.c.state, tasks.c.retry_at)
+# Partial indexes: only rows in the state a hot query looks for, so most state
+# changes do not touch them. Claims walk Ready rows in id order; heartbeats and
+# recovery look up Running rows by claimant.
+_READY = text("state = 'Ready'")
+_RUNNING = text("state = 'Running'")
+Index("ix_tasks_ready", tasks.c.id, sqlite_where=_READY, postgresql_where=_READY)
+Index("ix_tasks_running", tasks.c.claimant_id, sqlite_where=_RUNNING, postgresql_where=_RUNNING)
 
 task_outputs = Table(
     "task_outputs",
