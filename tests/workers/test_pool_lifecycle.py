@@ -214,3 +214,23 @@ async def test_workers_exit_when_the_pool_process_is_killed(tmp_path: Path) -> N
         for pid in pids:
             if not gone(pid):
                 os.killpg(pid, signal.SIGKILL)
+
+
+async def test_a_worker_that_cannot_start_fails_serve(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    import pytest
+
+    from cloacinactl.engine.workers import WorkerStartError
+    from cloacinactl.supervisor import BackoffPolicy
+
+    pool = WorkerPool(
+        size=1,
+        service="cloacina-test",
+        python="/bin/false",
+        backoff=BackoffPolicy(initial_s=0.01, max_s=0.01, max_fast_crashes=2),
+        capture_root=tmp_path,
+    )
+    with pytest.raises(WorkerStartError, match="worker 1 could not start"):
+        await nursery.start(pool.serve)
+    assert list(tmp_path.iterdir()) == []  # the capture folder is cleaned up

@@ -4,7 +4,8 @@ Public API:
 
 - ``WorkerPool(size=None, *, service="cloacina", python=None, grace_s=5.0,
   start_timeout_s=30.0, backoff=WORKER_BACKOFF, fatal_cooldown_s=10.0,
-  output_limit=1 MiB, env=None)`` with ``serve(*, task_status)``, ``stop()``,
+  output_limit=1 MiB, env=None, max_calls_per_worker=None, capture_root=None)``
+  with ``serve(*, task_status)``, ``stop()``,
   ``run_task(TaskRequest) -> TaskResult``, ``load(source, *, timeout) -> LoadResult``,
   ``poll_trigger(source, trigger, *, function=None, timeout=None) -> TriggerPoll``,
   ``stats() -> dict``.
@@ -14,7 +15,8 @@ Public API:
   ``TaskError`` (``kind``: exception, bad_return, not_json, bad_input, not_found,
   load_failed, timeout, crashed, cancelled, protocol).
 - ``TaskHandle``: what a task receives as its ``handle``/``task_handle`` argument.
-- ``PoolClosed``: raised by calls on a stopped pool.
+- ``PoolClosed``: raised by calls on a stopped pool; ``WorkerStartError``: raised by
+  ``serve`` when a worker never becomes ready.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .calling import TaskHandle
-    from .core import WORKER_BACKOFF, PoolClosed
+    from .core import WORKER_BACKOFF, PoolClosed, WorkerStartError
     from .outcome import TaskError
     from .pool import WorkerPool
     from .results import LoadResult, Output, TaskRequest, TaskResult, TriggerPoll
@@ -36,6 +38,7 @@ _EXPORTS = {
     "TaskHandle": "calling",
     "WORKER_BACKOFF": "core",
     "PoolClosed": "core",
+    "WorkerStartError": "core",
     "TaskError": "outcome",
     "WorkerPool": "pool",
     "LoadResult": "results",
@@ -71,5 +74,6 @@ __all__ = [
     "TaskResult",
     "TriggerPoll",
     "WorkerPool",
+    "WorkerStartError",
     "source_from_dict",
 ]

@@ -115,10 +115,12 @@ class JsonLinesHandler(logging.Handler):
             self.handleError(record)
 
 
-def _flush_c_stdio() -> None:
-    """Flush C-level stdio buffers so output of C extensions is not held back."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None).fflush(None)
+def _c_fflush() -> Any:
+    """libc's ``fflush`` (to flush C-level stdio buffers of C extensions), if reachable."""
+    try:
+        return ctypes.CDLL(None).fflush
+    except (OSError, AttributeError):
+        return None
 
 
 class Capture:
@@ -140,6 +142,7 @@ class Capture:
         self._handler = JsonLinesHandler(self._fds["logs"])
         root.addHandler(self._handler)
         root.setLevel(logging.INFO)
+        self._fflush = _c_fflush()
 
     def begin(self, tags: dict[str, Any] | None = None) -> None:
         """Start a fresh capture for one operation; ``tags`` go on every log record."""
@@ -149,7 +152,8 @@ class Capture:
         if self._handler not in root.handlers:  # user code may have reset logging
             root.addHandler(self._handler)
         for name in STREAMS:
-            os.ftruncate(self._fds[name], 0)
+            if os.fstat(self._fds[name]).st_size:
+                os.ftruncate(self._fds[name], 0)
         for fd in (1, 2):
             # fds 1/2 are separate descriptions only if a task re-opened them; re-point them.
             os.dup2(self._fds["stdout" if fd == 1 else "stderr"], fd)
@@ -157,15 +161,18 @@ class Capture:
     def end(self) -> Captured:
         """Finish the operation's capture and return what was written."""
         self._flush()
-        return Captured(
-            stdout=read_tail(self.paths["stdout"], self.limit),
-            stderr=read_tail(self.paths["stderr"], self.limit),
-            logs=parse_log_lines(read_tail(self.paths["logs"], self.limit)),
-        )
+        texts = {
+            name: read_tail(self.paths[name], self.limit)
+            if os.fstat(self._fds[name]).st_size
+            else ""
+            for name in STREAMS
+        }
+        return Captured(texts["stdout"], texts["stderr"], parse_log_lines(texts["logs"]))
 
-    @staticmethod
-    def _flush() -> None:
+    def _flush(self) -> None:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
-        _flush_c_stdio()
+        if self._fflush is not None:
+            with contextlib.suppress(Exception):
+                self._fflush(None)

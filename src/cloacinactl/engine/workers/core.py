@@ -38,6 +38,7 @@ from loguru import logger
 from cloacinactl.errors import CloacinaError
 from cloacinactl.supervisor import (
     BackoffPolicy,
+    ChildFatal,
     ChildSpec,
     ExitEvent,
     PreparedStart,
@@ -59,6 +60,15 @@ WORKER_BACKOFF = BackoffPolicy(initial_s=0.05, max_s=2.0, fast_crash_s=0.5, max_
 
 class PoolClosed(CloacinaError):
     """The pool is stopped (or every worker gave up); no call can run."""
+
+
+class WorkerStartError(CloacinaError):
+    """A worker never became ready (it kept exiting before answering ``ping``)."""
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 @dataclass
@@ -123,6 +133,7 @@ class PoolCore:
         output_limit: int = DEFAULT_OUTPUT_LIMIT,
         env: dict[str, str] | None = None,
         max_calls_per_worker: int | None = None,
+        capture_root: Path | None = None,
     ) -> None:
         self.size = size if size is not None else (os.cpu_count() or 1)
         if self.size < 1:
@@ -136,6 +147,7 @@ class PoolCore:
         self.output_limit = output_limit
         self.env = env
         self.max_calls_per_worker = max_calls_per_worker
+        self.capture_root = capture_root
         self._slots = [_Slot(index=i + 1) for i in range(self.size)]
         self._waiters: deque[_Waiter] = deque()
         self._tick = 0
@@ -148,26 +160,36 @@ class PoolCore:
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Start every worker; ready once all answered ``ping``; run until stopped."""
-        self._capture_dir = Path(tempfile.mkdtemp(prefix="cloacina-workers-"))
+        root = self.capture_root
+        self._capture_dir = Path(tempfile.mkdtemp(prefix="cloacina-workers-", dir=root))
         try:
-            async with trio.open_nursery() as nursery:
-                async with trio.open_nursery() as starters:
-                    for slot in self._slots:
-                        starters.start_soon(nursery.start, self._run_slot, slot)
-                logger.info("worker pool ready size={} service={}", self.size, self.service)
-                task_status.started()
-                await self._stop.wait()
-                with trio.move_on_after(self.grace_s):
-                    while any(slot.busy for slot in self._slots):
-                        await trio.sleep(0.01)
-                self._close("the worker pool stopped")
-                # Cancelling makes each SupervisedChild.run terminate its process
-                # group (SIGTERM, SIGKILL after grace_s) in its shielded finally.
-                nursery.cancel_scope.cancel()
+            await self._serve(task_status)
+        except BaseExceptionGroup as group:
+            # A worker that cannot start is the whole story: raise it plainly.
+            start_errors, rest = group.split(WorkerStartError)
+            if start_errors is None or rest is not None:
+                raise
+            raise _first_leaf(start_errors) from None
         finally:
             self._close("the worker pool stopped")
             shutil.rmtree(self._capture_dir, ignore_errors=True)
             self._stopped.set()
+
+    async def _serve(self, task_status: trio.TaskStatus[None]) -> None:
+        async with trio.open_nursery() as nursery:
+            async with trio.open_nursery() as starters:
+                for slot in self._slots:
+                    starters.start_soon(nursery.start, self._run_slot, slot)
+            logger.info("worker pool ready size={} service={}", self.size, self.service)
+            task_status.started()
+            await self._stop.wait()
+            with trio.move_on_after(self.grace_s):
+                while any(slot.busy for slot in self._slots):
+                    await trio.sleep(0.01)
+            self._close("the worker pool stopped")
+            # Cancelling makes each SupervisedChild.run terminate its process
+            # group (SIGTERM, SIGKILL after grace_s) in its shielded finally.
+            nursery.cancel_scope.cancel()
 
     async def stop(self) -> None:
         """Stop taking calls, let running ones finish for ``grace_s``, stop every worker."""
@@ -257,7 +279,14 @@ class PoolCore:
             )
             slot.child = child
             if first:
-                await child.run(task_status=task_status)
+                try:
+                    await child.run(task_status=task_status)
+                except ChildFatal as exc:
+                    raise WorkerStartError(
+                        f"worker {slot.index} could not start: {exc}",
+                        hint=f"check that '{self.python} -m cloacinactl.engine.workers.child' "
+                        "runs in this environment",
+                    ) from exc
                 first = False
             else:
                 slot.fatal_restarts += 1
