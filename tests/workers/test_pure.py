@@ -121,3 +121,21 @@ def test_log_lines_tolerate_torn_lines() -> None:
     records = parse_log_lines('{"level": "INFO", "message": "ok"}\nnot json\n\n')
     assert records[0]["message"] == "ok"
     assert records[1]["message"] == "not json"
+
+
+def test_call_failures_name_the_cause() -> None:
+    from cloacinactl.engine.workers.outcome import call_failure
+
+    who = "worker 2 (pid 99)"
+    common = {"protocol_failure": None, "stopped": False}
+    timeout = call_failure("run_task", who, returncode=-9, timeout=1.5, **common)
+    assert (timeout.kind, timeout.signal, timeout.transient) == ("timeout", 9, True)
+    assert "1.5 s" in timeout.message
+    crashed = call_failure("run_task", who, returncode=-11, timeout=None, **common)
+    assert crashed.kind == "crashed" and "SIGSEGV" in crashed.message and crashed.signal == 11
+    exited = call_failure("load", who, returncode=3, timeout=None, **common)
+    assert exited.exit_code == 3 and "exit 3" in exited.message and "load" in exited.message
+    stopped = call_failure(
+        "run_task", who, returncode=-15, timeout=None, protocol_failure=None, stopped=True
+    )
+    assert stopped.kind == "cancelled"

@@ -27,8 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +42,14 @@ from cloacinactl.supervisor import (
     ExitEvent,
     PreparedStart,
     SupervisedChild,
-    exit_description,
     kill_group_now,
 )
 
 from .capture import read_capture, remove_capture
 from .connection import Connection, WorkerGone
-from .dispatch import WorkerView, choose_worker
-from .outcome import TaskError
+from .outcome import TaskError, call_failure
 from .protocol import DEFAULT_OUTPUT_LIMIT, FD_ENV, ProtocolError
+from .slots import Call, Dispatcher, Slot
 
 # Workers crash on purpose (a task calling os._exit is one failed attempt, not
 # a broken worker), so the pool tolerates more fast crashes than the default.
@@ -69,41 +67,6 @@ class WorkerStartError(CloacinaError):
 def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
     first = group.exceptions[0]
     return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
-
-
-@dataclass
-class _Call:
-    generation: int
-    pid: int
-    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
-    exit: ExitEvent | None = None
-    exited: trio.Event = field(default_factory=trio.Event)
-    stopped: bool = False
-
-
-@dataclass
-class _Waiter:
-    source_id: str | None
-    event: trio.Event = field(default_factory=trio.Event)
-    slot: _Slot | None = None
-    failure: BaseException | None = None
-
-
-@dataclass
-class _Slot:
-    index: int
-    child: SupervisedChild | None = None
-    conn: Connection | None = None
-    generation: int = 0
-    pid: int | None = None
-    ready: bool = False
-    busy: bool = False
-    sources: set[str] = field(default_factory=set)
-    idle_since: int = 0
-    call: _Call | None = None
-    pending: dict[int, Connection] = field(default_factory=dict)
-    fatal_restarts: int = 0
-    calls: int = 0  # calls answered by the current generation
 
 
 @dataclass(frozen=True)
@@ -148,9 +111,8 @@ class PoolCore:
         self.env = env
         self.max_calls_per_worker = max_calls_per_worker
         self.capture_root = capture_root
-        self._slots = [_Slot(index=i + 1) for i in range(self.size)]
-        self._waiters: deque[_Waiter] = deque()
-        self._tick = 0
+        self._slots = [Slot(index=i + 1) for i in range(self.size)]
+        self._dispatch = Dispatcher(self._slots)
         self._capture_dir: Path | None = None
         self._closed = False
         self._stop = trio.Event()
@@ -220,7 +182,7 @@ class PoolCore:
             "workers": self.size,
             "ready": sum(1 for s in self._slots if s.ready),
             "busy": sum(1 for s in self._slots if s.busy),
-            "queued": len(self._waiters),
+            "queued": self._dispatch.queued,
             "restarts": sum(
                 (s.child.restarts if s.child is not None else 0) + s.fatal_restarts
                 for s in self._slots
@@ -237,12 +199,9 @@ class PoolCore:
                 call.stopped = True
                 call.exited.set()
                 call.scope.cancel()
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            waiter.failure = PoolClosed(reason)
-            waiter.event.set()
+        self._dispatch.fail_waiters(PoolClosed(reason))
 
-    def _spec(self, slot: _Slot) -> ChildSpec:
+    def _spec(self, slot: Slot) -> ChildSpec:
         assert self._capture_dir is not None
         argv = [
             self.python,
@@ -267,7 +226,7 @@ class PoolCore:
         )
 
     async def _run_slot(
-        self, slot: _Slot, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, slot: Slot, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         first = True
         while not self._closed:
@@ -302,7 +261,7 @@ class PoolCore:
 
     # ------------------------------------------------------------------ supervisor hooks
 
-    def _prepare(self, slot: _Slot, generation: int) -> PreparedStart:
+    def _prepare(self, slot: Slot, generation: int) -> PreparedStart:
         parent, child = socket.socketpair()
         slot.pending[generation] = Connection(parent)
         return PreparedStart(
@@ -311,7 +270,7 @@ class PoolCore:
             after_spawn=child.close,
         )
 
-    async def _started(self, slot: _Slot, generation: int, process: trio.Process) -> None:
+    async def _started(self, slot: Slot, generation: int, process: trio.Process) -> None:
         conn = slot.pending.pop(generation)
         try:
             with trio.fail_after(self.start_timeout_s):
@@ -332,9 +291,9 @@ class PoolCore:
             "worker ready index={} pid={} generation={}", slot.index, process.pid, generation
         )
         if not slot.busy:
-            self._make_available(slot)
+            self._dispatch.make_available(slot)
 
-    def _exited(self, slot: _Slot, event: ExitEvent) -> None:
+    def _exited(self, slot: Slot, event: ExitEvent) -> None:
         leftover = slot.pending.pop(event.generation, None)
         if leftover is not None:
             leftover.close()
@@ -355,17 +314,7 @@ class PoolCore:
 
     # ------------------------------------------------------------------ dispatch
 
-    def _make_available(self, slot: _Slot) -> None:
-        if self._waiters:
-            waiter = self._waiters.popleft()
-            slot.busy = True
-            waiter.slot = slot
-            waiter.event.set()
-            return
-        self._tick += 1
-        slot.idle_since = self._tick
-
-    def _release(self, slot: _Slot) -> None:
+    def _release(self, slot: Slot) -> None:
         slot.busy = False
         if not slot.ready:
             return
@@ -378,39 +327,15 @@ class PoolCore:
                 slot.conn.close()
                 slot.conn = None
             return
-        self._make_available(slot)
-
-    async def _acquire(self, source_id: str | None) -> _Slot:
-        if self._closed:
-            raise PoolClosed("the worker pool is stopped")
-        if not self._waiters:
-            idle = [s for s in self._slots if s.ready and not s.busy]
-            if idle:
-                views = [WorkerView(s.index, s.sources, s.idle_since) for s in idle]
-                chosen = choose_worker(views, source_id)
-                slot = next(s for s in idle if s.index == chosen)
-                slot.busy = True
-                return slot
-        waiter = _Waiter(source_id)
-        self._waiters.append(waiter)
-        try:
-            await waiter.event.wait()
-        except BaseException:
-            if waiter.slot is not None:
-                self._release(waiter.slot)
-            else:
-                self._waiters.remove(waiter)
-            raise
-        if waiter.failure is not None:
-            raise waiter.failure
-        assert waiter.slot is not None
-        return waiter.slot
+        self._dispatch.make_available(slot)
 
     async def call(
         self, op: str, args: dict[str, Any], *, source_id: str | None, timeout: float | None
     ) -> RawReply:
         """Run one request on a worker (low level; ``WorkerPool`` has the typed calls)."""
-        slot = await self._acquire(source_id)
+        if self._closed:
+            raise PoolClosed("the worker pool is stopped")
+        slot = await self._dispatch.acquire(source_id)
         try:
             reply = await self._call_on(slot, op, args, timeout)
         finally:
@@ -422,10 +347,10 @@ class PoolCore:
         return reply
 
     async def _call_on(
-        self, slot: _Slot, op: str, args: dict[str, Any], timeout: float | None
+        self, slot: Slot, op: str, args: dict[str, Any], timeout: float | None
     ) -> RawReply:
         assert slot.conn is not None and slot.pid is not None
-        call = _Call(generation=slot.generation, pid=slot.pid)
+        call = Call(generation=slot.generation, pid=slot.pid)
         slot.call = call
         try:
             result, failure, timed_out = await self._exchange(slot.conn, call, op, args, timeout)
@@ -437,12 +362,20 @@ class PoolCore:
         finally:
             slot.call = None
         captured = await self._read_capture(call.pid)
-        error = self._failure_error(slot, call, op, timeout, timed_out, failure)
+        event = call.exit
+        error = call_failure(
+            op,
+            f"worker {slot.index} (pid {call.pid})",
+            returncode=None if event is None else event.returncode,
+            timeout=timeout if timed_out else None,
+            protocol_failure=failure,
+            stopped=call.stopped or (event is not None and event.requested),
+        )
         return RawReply(None, error, captured, slot.index, call.pid)
 
     @staticmethod
     async def _exchange(
-        conn: Connection, call: _Call, op: str, args: dict[str, Any], timeout: float | None
+        conn: Connection, call: Call, op: str, args: dict[str, Any], timeout: float | None
     ) -> tuple[dict[str, Any] | None, str | None, bool]:
         """(result, protocol failure, timed out); kills the worker unless it answered."""
         result: dict[str, Any] | None = None
@@ -470,41 +403,3 @@ class PoolCore:
         captured = await trio.to_thread.run_sync(read_capture, directory, pid, self.output_limit)
         remove_capture(directory, pid)
         return captured.to_dict()
-
-    def _failure_error(
-        self,
-        slot: _Slot,
-        call: _Call,
-        op: str,
-        timeout: float | None,
-        timed_out: bool,
-        failure: str | None,
-    ) -> TaskError:
-        event = call.exit
-        code = signum = None
-        how = "did not exit"
-        if event is not None:
-            how = exit_description(event.returncode)
-            if event.returncode < 0:
-                signum = -event.returncode
-            else:
-                code = event.returncode
-        who = f"worker {slot.index} (pid {call.pid})"
-        if timed_out:
-            return TaskError(
-                "timeout",
-                f"{op} did not finish within {timeout:g} s; {who} was killed and replaced",
-                transient=True,
-                exit_code=code,
-                signal=signum,
-            )
-        if failure is not None:
-            return TaskError("protocol", f"{who}: {failure}; it was killed and replaced")
-        if call.stopped or (event is not None and event.requested):
-            return TaskError("cancelled", f"the worker pool stopped during {op} ({who} {how})")
-        return TaskError(
-            "crashed",
-            f"{who} died during {op}: {how}",
-            exit_code=code,
-            signal=signum,
-        )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -90,6 +91,46 @@ def error_from_exception(kind: str, exc: BaseException, what: str) -> TaskError:
         traceback="".join(traceback.format_exception(exc)),
         transient=is_transient(exc),
     )
+
+
+def exit_how(returncode: int | None) -> str:
+    """``exit 3``, ``killed by SIGKILL`` or ``did not exit``."""
+    if returncode is None:
+        return "did not exit"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit {returncode}"
+
+
+def call_failure(
+    op: str,
+    who: str,
+    *,
+    returncode: int | None,
+    timeout: float | None,
+    protocol_failure: str | None,
+    stopped: bool,
+) -> TaskError:
+    """Why a call got no answer from its worker (``timeout`` is set when it timed out)."""
+    code = returncode if returncode is not None and returncode >= 0 else None
+    signum = -returncode if returncode is not None and returncode < 0 else None
+    if timeout is not None:
+        return TaskError(
+            "timeout",
+            f"{op} did not finish within {timeout:g} s; {who} was killed and replaced",
+            transient=True,
+            exit_code=code,
+            signal=signum,
+        )
+    if protocol_failure is not None:
+        return TaskError("protocol", f"{who}: {protocol_failure}; it was killed and replaced")
+    how = exit_how(returncode)
+    if stopped:
+        return TaskError("cancelled", f"the worker pool stopped during {op} ({who} {how})")
+    return TaskError("crashed", f"{who} died during {op}: {how}", exit_code=code, signal=signum)
 
 
 def json_problem(value: Any, path: str = "") -> str | None:
