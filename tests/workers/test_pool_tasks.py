@@ -155,3 +155,11 @@ async def test_calls_on_a_stopped_pool_raise(nursery: trio.Nursery, request_for)
         assert "stopped" in str(exc)
     else:
         raise AssertionError("run_task on a stopped pool did not raise")
+
+
+async def test_segfault_reports_sigsegv_and_keeps_output(pool: WorkerPool, request_for) -> None:
+    result = await pool.run_task(request_for("segfaults"))
+    assert result.error is not None and result.error.kind == "crashed"
+    assert result.error.signal == 11 and "SIGSEGV" in result.error.message
+    assert "before the crash" in result.captured.stdout
+    assert (await pool.run_task(request_for("add_one", {"n": 0}))).output == {"n": 1}

@@ -119,3 +119,10 @@ class Nested:
 
 def poll_hangs():
     time.sleep(3600)
+
+
+def segfaults(ctx):
+    import ctypes
+
+    print("before the crash")
+    ctypes.string_at(0)
