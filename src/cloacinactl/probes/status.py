@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 from cloacinactl.config.home import Home
 from cloacinactl.errors import CloacinaError, TransportError
 from cloacinactl.probes.daemon import probe_daemon
-from cloacinactl.probes.http import base_url, http_get_json
 from cloacinactl.probes.local import ProcessInfo, process_info
 
 SERVICES = ("daemon", "server", "compiler")
@@ -38,6 +36,8 @@ def probe_service(where: Where, timeout_s: float) -> dict[str, Any]:
     """The service's own status document; TransportError when unreachable/unhealthy."""
     if where.service == "daemon":
         return probe_daemon(where.socket, timeout_s)
+    from cloacinactl.probes.http import base_url, http_get_json
+
     _, status_path = PROBE_PATHS[where.service]
     code, body = http_get_json(where.target, status_path, timeout_s)
     if code != 200 or not isinstance(body, dict):
@@ -50,11 +50,19 @@ def health_ok(where: Where, timeout_s: float) -> bool:
     try:
         if where.service == "daemon":
             return probe_daemon(where.socket, timeout_s).get("status") == "healthy"
+        from cloacinactl.probes.http import http_get_json
+
         health_path, _ = PROBE_PATHS[where.service]
         code, _ = http_get_json(where.target, health_path, timeout_s)
         return code == 200
     except CloacinaError:
         return False
+
+
+def _url(target: str) -> str:
+    from cloacinactl.probes.http import base_url
+
+    return base_url(target)
 
 
 def _mib(value: int | None) -> str | None:
@@ -106,7 +114,7 @@ def service_status(home: Home, where: Where, timeout_s: float = 2.0) -> dict[str
         "uptime": _duration(local.uptime_s) if local else None,
         "rss": _mib(local.rss_bytes) if local else None,
         "cpu_percent": local.cpu_percent if local else None,
-        "address": where.target if where.service == "daemon" else base_url(where.target),
+        "address": where.target if where.service == "daemon" else _url(where.target),
         "detail": None,
     }
     try:
@@ -131,6 +139,8 @@ def composite_status(
     home: Home, wheres: list[Where], timeout_s: float = 2.0
 ) -> list[dict[str, Any]]:
     """All rows, probed concurrently; each probe has its own timeout and failure."""
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=max(1, len(wheres))) as pool:
         futures = [pool.submit(service_status, home, w, timeout_s) for w in wheres]
         rows = []
