@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import sys
-import time
 
 import psutil
 import trio
@@ -49,12 +48,9 @@ async def test_terminate_group_kills_stubborn_child_and_grandchild() -> None:
         line += await proc.stdout.receive_some(100)
     grandchild = int(line)
     assert os.getpgid(grandchild) == proc.pid
-    start = time.monotonic()
     rc = await terminate_group(proc, grace_s=0.3)
-    elapsed = time.monotonic() - start
-    assert rc == -signal.SIGKILL
+    assert rc == -signal.SIGKILL  # it ignored SIGTERM, so the grace ran out
     assert gone(proc.pid) and gone(grandchild)
-    assert elapsed < 2.0
 
 
 async def test_restart_generations_and_fresh_fds_each_time() -> None:
