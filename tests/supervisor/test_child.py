@@ -8,7 +8,9 @@ import socket
 import sys
 
 import psutil
+import pytest
 import trio
+import trio.testing
 
 from cloacinactl.supervisor import (
     BackoffPolicy,
@@ -142,3 +144,20 @@ async def test_stop_before_run_returns_and_run_then_does_nothing() -> None:
         await child.stop()
         await child.run()
     assert child.generation == 0 and child.state is ChildState.STOPPED
+
+
+async def test_backoff_schedule_in_virtual_time(autojump_clock: trio.testing.MockClock) -> None:
+    # Each generation exits at once; only the backoff sleeps move the (virtual) clock.
+    policy = BackoffPolicy(
+        initial_s=10, factor=2, max_s=100, jitter=0.0, fast_crash_s=1000, max_fast_crashes=4
+    )
+    spec = ChildSpec(name="crasher", argv=[PY, "-c", "raise SystemExit(1)"], backoff=policy)
+    child = SupervisedChild(spec)
+    started = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(child.run)
+        await child.wait_state(ChildState.FATAL)
+        nursery.cancel_scope.cancel()
+    # Delays after crashes 1..4: 0 (immediate), 10, 20, 40; the 5th crash is FATAL.
+    assert trio.current_time() - started == pytest.approx(70, abs=0.5)
+    assert child.generation == 5 and child.restarts == 4
