@@ -48,66 +48,111 @@ class Sql:
     def _ph(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.pg else sql
 
-    @property
-    def insert_events(self) -> str:
-        return self._ph(
-            f"INSERT INTO {self._t('events')} (execution_id, sequence_num, event_type, "
-            "task_name, event_data, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+    def _insert(self, table: str, cols: str, values: str) -> Batch:
+        row = "(" + values + ")"
+        return Batch(
+            self.pg,
+            self._ph(f"INSERT INTO {self._t(table)} ({cols}) VALUES {row}"),
+            f"INSERT INTO {self._t(table)} ({cols}) VALUES ",
+            self._ph(row),
+        )
+
+    def _update(
+        self, table: str, sets: list[tuple[str, str]], key: tuple[str, str], where: str = ""
+    ) -> Batch:
+        """``UPDATE table SET col = ?, ... WHERE key = ?``; on PostgreSQL one statement
+        per chunk: ``UPDATE ... FROM (VALUES ...) AS v`` (casts give the VALUES types)."""
+        extra = f" AND {where}" if where else ""
+        single = ", ".join(f"{col} = ?" for col, _ in sets)
+        names = ", ".join([col for col, _ in sets] + [key[0]])
+        assign = ", ".join(f"{col} = v.{col}::{cast}" for col, cast in sets)
+        return Batch(
+            self.pg,
+            self._ph(f"UPDATE {self._t(table)} SET {single} WHERE {key[0]} = ?{extra}"),
+            f"UPDATE {self._t(table)} AS x SET {assign} FROM (VALUES ",
+            "(" + ", ".join(["%s"] * (len(sets) + 1)) + ")",
+            f") AS v({names}) WHERE x.{key[0]} = v.{key[0]}::{key[1]}"
+            + (f" AND x.{where}" if where else ""),
         )
 
     @property
-    def set_next_seq(self) -> str:
-        return self._ph(f"UPDATE {self._t('executions')} SET next_seq = ? WHERE id = ?")
-
-    @property
-    def update_task(self) -> str:
-        return self._ph(
-            f"UPDATE {self._t('tasks')} SET state = ?, attempt = ?, retry_at = ?, "
-            "claimant_id = ?, reset_count = ?, error = ?, completed_at = ? WHERE id = ?"
+    def insert_events(self) -> Batch:
+        return self._insert(
+            "events",
+            "execution_id, sequence_num, event_type, task_name, event_data, created_at",
+            "?, ?, ?, ?, ?, ?",
         )
 
     @property
-    def mark_ready(self) -> str:
-        return self._ph(
-            f"UPDATE {self._t('tasks')} SET state = ?, input_context = ?, ready_at = ? WHERE id = ?"
+    def set_next_seq(self) -> Batch:
+        return self._update("executions", [("next_seq", "int")], ("id", "text"))
+
+    @property
+    def update_task(self) -> Batch:
+        return self._update(
+            "tasks",
+            [
+                ("state", "text"),
+                ("attempt", "int"),
+                ("retry_at", "timestamptz"),
+                ("claimant_id", "text"),
+                ("reset_count", "int"),
+                ("error", "text"),
+                ("completed_at", "timestamptz"),
+            ],
+            ("id", "bigint"),
         )
 
     @property
-    def insert_output(self) -> str:
-        return self._ph(
-            f"INSERT INTO {self._t('task_outputs')} (task_id, execution_id, task_name, "
-            "output_context, created_at) VALUES (?, ?, ?, ?, ?)"
+    def mark_ready(self) -> Batch:
+        return self._update(
+            "tasks",
+            [("state", "text"), ("input_context", "text"), ("ready_at", "timestamptz")],
+            ("id", "bigint"),
         )
 
     @property
-    def insert_task(self) -> str:
-        return self._ph(
-            f"INSERT INTO {self._t('tasks')} (execution_id, task_name, state, attempt, "
-            "reset_count, input_context, ready_at, completed_at, created_at) "
-            "VALUES (?, ?, ?, 0, 0, ?, ?, ?, ?)"
+    def insert_output(self) -> Batch:
+        return self._insert(
+            "task_outputs",
+            "task_id, execution_id, task_name, output_context, created_at",
+            "?, ?, ?, ?, ?",
         )
 
     @property
-    def insert_execution(self) -> str:
-        return self._ph(
-            f"INSERT INTO {self._t('executions')} (id, workflow_name, workflow_version, "
-            "status, input_context, trigger_origin, cancel_requested, next_seq, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    def insert_task(self) -> Batch:
+        return self._insert(
+            "tasks",
+            "execution_id, task_name, state, attempt, reset_count, input_context, ready_at, "
+            "completed_at, created_at",
+            "?, ?, ?, 0, 0, ?, ?, ?, ?",
         )
 
     @property
-    def finish_execution(self) -> str:
-        return self._ph(
-            f"UPDATE {self._t('executions')} SET status = ?, output_context = ?, "
-            "completed_at = ? WHERE id = ?"
+    def insert_execution(self) -> Batch:
+        return self._insert(
+            "executions",
+            "id, workflow_name, workflow_version, status, input_context, trigger_origin, "
+            "cancel_requested, next_seq, created_at",
+            "?, ?, ?, ?, ?, ?, ?, ?, ?",
         )
 
     @property
-    def start_execution(self) -> str:
-        return self._ph(
-            f"UPDATE {self._t('executions')} SET status = 'Running', started_at = ? "
-            "WHERE id = ? AND status = 'Pending'"
+    def finish_execution(self) -> Batch:
+        return self._update(
+            "executions",
+            [("status", "text"), ("output_context", "text"), ("completed_at", "timestamptz")],
+            ("id", "text"),
         )
+
+    @property
+    def start_execution(self) -> Batch:
+        return self._update(
+            "executions",
+            [("started_at", "timestamptz")],
+            ("id", "text"),
+            where="status = 'Pending'",
+        ).with_constant_set("status = 'Running'")
 
     def tasks_of(self, count: int) -> str:
         marks = ", ".join(["?"] * count)
@@ -162,12 +207,45 @@ class Sql:
         )
 
 
+@dataclass(frozen=True)
+class Batch:
+    """One statement run for many rows: ``single`` with executemany (SQLite), or
+    ``head + row, row, ... + tail`` as one statement per chunk (PostgreSQL)."""
+
+    pg: bool
+    single: str
+    head: str
+    row: str
+    tail: str = ""
+
+    def with_constant_set(self, assignment: str) -> Batch:
+        """Also set a constant column (``status = 'Running'``) in both forms."""
+        return Batch(
+            self.pg,
+            self.single.replace(" SET ", f" SET {assignment}, ", 1),
+            self.head.replace(" SET ", f" SET {assignment}, ", 1),
+            self.row,
+            self.tail,
+        )
+
+
 @cache
 def sql_for(backend: str, schema: str) -> Sql:
     return Sql(backend, schema)
 
 
-def many(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    """executemany through the driver (psycopg pipelines it; sqlite3 loops in C)."""
-    if rows:
-        conn.exec_driver_sql(statement, list(rows))
+PG_MAX_PARAMS = 30_000
+
+
+def many(conn: Connection, batch: Batch, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Write ``rows`` with as few round trips as the backend allows."""
+    if not rows:
+        return
+    if not batch.pg:
+        conn.exec_driver_sql(batch.single, list(rows))  # sqlite3 loops in C
+        return
+    per = max(1, PG_MAX_PARAMS // max(1, len(rows[0])))
+    for start in range(0, len(rows), per):
+        chunk = rows[start : start + per]
+        statement = batch.head + ", ".join([batch.row] * len(chunk)) + batch.tail
+        conn.exec_driver_sql(statement, tuple(v for row in chunk for v in row))
