@@ -166,10 +166,11 @@ async def test_workers_are_recycled_after_max_calls(nursery: trio.Nursery, reque
 
 HOST = """
 import sys, trio
+from pathlib import Path
 from cloacinactl.engine.workers import WorkerPool
 
 async def main():
-    pool = WorkerPool(size=2, service="cloacina-test")
+    pool = WorkerPool(size=2, service="cloacina-test", capture_root=Path(sys.argv[2]))
     async with trio.open_nursery() as nursery:
         await nursery.start(pool.serve)
         pids = [w["pid"] for w in pool.stats()["per_worker"]]
@@ -193,7 +194,9 @@ async def test_workers_exit_when_the_pool_process_is_killed(tmp_path: Path) -> N
     import sys
 
     pidfile = tmp_path / "pids"
-    host = subprocess.Popen([sys.executable, "-c", HOST, str(pidfile)])
+    captures = tmp_path / "captures"
+    captures.mkdir()
+    host = subprocess.Popen([sys.executable, "-c", HOST, str(pidfile), str(captures)])
     pids: list[int] = []
     try:
         with trio.fail_after(30):
@@ -207,6 +210,8 @@ async def test_workers_exit_when_the_pool_process_is_killed(tmp_path: Path) -> N
             while not all(gone(p) for p in pids):
                 await trio.sleep(0.05)
         assert all(gone(p) for p in pids), "workers outlived their pool process"
+        # Orphans remove their capture files (the folder too, when they see the parent gone).
+        assert [p.name for p in captures.rglob("*") if p.is_file()] == []
     finally:
         if host.poll() is None:
             host.kill()

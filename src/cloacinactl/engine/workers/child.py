@@ -11,6 +11,7 @@ parent process goes away.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -23,7 +24,7 @@ from typing import Any
 
 from . import protocol
 from .calling import TaskHandle, call_task, call_trigger
-from .capture import Capture
+from .capture import Capture, remove_capture
 from .loader import LoadedSource, NotFound, SourceCache
 from .outcome import TaskError, error_from_exception
 from .sources import source_from_dict
@@ -139,12 +140,26 @@ def _respond(worker: Worker, message: dict[str, Any]) -> dict[str, Any]:
         )
 
 
-def _watch_parent(parent: int, interval: float) -> None:
-    """Exit when the parent dies (a busy worker does not read its socket)."""
+def _watch_parent(parent: int, interval: float, capture_dir: Path) -> None:
+    """Exit when the parent dies (a busy worker does not read its socket).
+
+    The pool cannot clean up after a ``kill -9``, so the orphan removes its own
+    capture files, and the folder once it is the last one out.
+    """
     while True:
         time.sleep(interval)
         if os.getppid() != parent:
+            _clean_up(capture_dir, orphaned=True)
             os._exit(70)
+
+
+def _clean_up(capture_dir: Path, *, orphaned: bool) -> None:
+    """Remove this worker's capture files; an orphan also removes the folder if it
+    is the last one out (the pool that owns it is gone)."""
+    remove_capture(capture_dir, os.getpid())
+    if orphaned:
+        with contextlib.suppress(OSError):
+            os.rmdir(capture_dir)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -175,7 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sock = socket.socket(fileno=fd)
     sock.set_inheritable(False)
     parent = os.getppid()
-    threading.Thread(target=_watch_parent, args=(parent, 0.5), daemon=True).start()
+    watcher = threading.Thread(
+        target=_watch_parent, args=(parent, 0.5, args.capture_dir), daemon=True
+    )
+    watcher.start()
     worker = Worker(args.index, Capture(args.capture_dir, os.getpid(), args.output_limit))
     try:
         serve_socket(sock, worker)
@@ -183,6 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     finally:
         sock.close()
+    # The pool closed the socket (recycling, shutdown) or died: nobody will
+    # read this worker's capture files any more.
+    _clean_up(args.capture_dir, orphaned=os.getppid() != parent)
     return 0
 
 
