@@ -39,6 +39,7 @@ class ExecutorConfig:
     stale_after_s: float = 30.0
     max_resets: int = 3
     claimant_id: str = ""
+    checkpoint_interval_s: float = 1.0
 
 
 Listener = Callable[[Mapping[str, ExecutionResult | None]], None]
@@ -107,6 +108,8 @@ class Executor:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._heartbeat_loop)
+                if self.store.backend == "sqlite":
+                    nursery.start_soon(self._checkpoint_loop)
                 await nursery.start(self._writer, nursery)
                 task_status.started()
         finally:
@@ -233,6 +236,14 @@ class Executor:
                 await self._recover()
             except Exception:
                 logger.exception("heartbeat/recovery failed; will retry")
+
+    async def _checkpoint_loop(self) -> None:
+        while True:
+            await trio.sleep(self.config.checkpoint_interval_s)
+            try:
+                await trio.to_thread.run_sync(self.store.checkpoint)
+            except Exception:
+                logger.exception("WAL checkpoint failed; will retry")
 
     async def _recover(self) -> None:
         now = self.clock()
