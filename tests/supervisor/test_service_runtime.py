@@ -137,3 +137,24 @@ def test_child_records_reach_the_supervisor_log(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
+
+
+def test_forced_stop_takes_the_children_down_too(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    proc = start(home, "--stubborn")
+    try:
+        wait_for(
+            lambda: (
+                ready(home) and any("grandchild" in str(r["message"]) for r in log_records(home))
+            )
+        )
+        tree = psutil.Process(proc.pid).children(recursive=True)
+        assert len(tree) == 2  # the stubborn child and its grandchild
+        result = stop_service(home / "compiler.pid", "compiler", force=True, timeout_s=10)
+        assert result.forced
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+        wait_for(lambda: all(gone(p.pid) for p in tree), timeout=5)
+        assert not (home / "compiler.pid").exists()  # the stale file was cleaned
+    finally:
+        proc.kill()
+        proc.wait()
