@@ -23,6 +23,7 @@ import trio
 from loguru import logger
 
 from cloacinactl.engine import ops, recovery
+from cloacinactl.engine.claims import Claimed
 from cloacinactl.engine.fastsql import sql_for
 from cloacinactl.engine.queries import ExecutionResult
 from cloacinactl.engine.registry import DefCache
@@ -73,7 +74,7 @@ class Executor:
         self._rng = random.Random()
         self._creates: list[tuple[ops.NewExecution, trio.Event]] = []
         self._outcomes: list[ops.Outcome] = []
-        self._inflight: dict[int, ops.Claimed] = {}
+        self._inflight: dict[int, Claimed] = {}
         self._wake = trio.Event()
         self._claiming = True
         self._finished_listeners: list[Listener] = []
@@ -193,7 +194,7 @@ class Executor:
                 for listener in self._finished_listeners:
                     listener(result.finished)
 
-    async def _run_one(self, claimed: ops.Claimed) -> None:
+    async def _run_one(self, claimed: Claimed) -> None:
         task = claimed.registered.workflow.task(claimed.task_name)
         request = TaskRequest(
             execution_id=claimed.execution_id,

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from cloacinactl.engine import retry, transitions
+from cloacinactl.engine.claims import Claimed, claim
 from cloacinactl.engine.events import EventLog, EventType, lock_executions
 from cloacinactl.engine.fastsql import Sql, dumps, many
 from cloacinactl.engine.model import ExecutionStatus, TaskState
@@ -54,27 +55,6 @@ class Outcome:
     error: dict[str, Any] | None = None
     claimant_id: str | None = None
     captured: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class Claimed:
-    task_pk: int
-    execution_id: str
-    task_name: str
-    attempt: int
-    context: dict[str, Any]
-    registered: Registered
-    ready_at: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class ClaimRow:
-    id: int
-    execution_id: str
-    task_name: str
-    attempt: int
-    context: dict[str, Any]
-    since: dt.datetime | None
 
 
 @dataclass
@@ -410,71 +390,3 @@ def _advance(
     many(conn, sql.mark_ready, ready_rows)
     many(conn, sql.update_task, skipped_rows)
     many(conn, sql.finish_execution, done_rows)
-
-
-# ---------------------------------------------------------------- claims
-def claim(
-    conn: Connection,
-    sql: Sql,
-    claimant_id: str,
-    defs: DefCache,
-    now: dt.datetime,
-    limit: int,
-) -> list[Claimed]:
-    """Atomically take up to ``limit`` due Ready tasks (SKIP LOCKED on PostgreSQL)."""
-    # PostgreSQL: lock the task AND its execution without waiting; a claim never blocks
-    # on a row another engine holds, so claims cannot join a deadlock cycle
-    ids = [r[0] for r in conn.exec_driver_sql(sql.pick_ready, (sql.ts(now), limit))]
-    if not ids:
-        return []
-    at = sql.ts(now)
-    rows = [
-        ClaimRow(
-            pk,
-            eid,
-            name,
-            attempt,
-            json.loads(ctx) if ctx else {},
-            sql.parse_ts(retry_at) or sql.parse_ts(ready_at),
-        )
-        for pk, eid, name, attempt, ctx, ready_at, retry_at in conn.exec_driver_sql(
-            sql.claim_tasks(len(ids)), (claimant_id, at, at, *ids)
-        ).all()
-    ]
-    execs = lock_executions(conn, sql, (r.execution_id for r in rows))
-    log = EventLog(now)
-    started: list[tuple[Any, ...]] = []
-    for eid, ex in execs.items():
-        log.track(eid, ex.next_seq)
-        if ex.status == ExecutionStatus.PENDING.value:
-            started.append((sql.ts(now), eid))
-            log.add(
-                eid,
-                EventType.WORKFLOW_STARTED,
-                None,
-                {"workflow": ex.workflow_name, "version": ex.workflow_version},
-            )
-    claimed: list[Claimed] = []
-    for r in sorted(rows, key=lambda r: r.id):
-        ex = execs[r.execution_id]
-        log.add(
-            r.execution_id,
-            EventType.TASK_CLAIMED,
-            r.task_name,
-            {"claimant_id": claimant_id, "attempt": r.attempt},
-        )
-        log.add(r.execution_id, EventType.TASK_STARTED, r.task_name, {"attempt": r.attempt})
-        claimed.append(
-            Claimed(
-                r.id,
-                r.execution_id,
-                r.task_name,
-                r.attempt,
-                r.context,
-                defs.get(conn, ex.workflow_name, ex.workflow_version),
-                r.since,
-            )
-        )
-    many(conn, sql.start_execution, started)
-    log.flush(conn, sql)
-    return claimed
