@@ -1,0 +1,125 @@
+"""The package registry: one row per (name, version); a changed archive at the same
+version replaces the row's content hash (and so the workflow versions built from it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, select, update
+
+from cloacinactl.errors import NotFoundError
+from cloacinactl.store import schema as s
+
+P = s.packages.c
+W = s.workflows.c
+
+
+@dataclass(frozen=True)
+class PackageRow:
+    id: str
+    name: str
+    version: str
+    content_hash: str
+    description: str | None
+    manifest: dict[str, Any] | None
+    archive_path: str | None
+    build_status: str
+    build_error: str | None
+    paused: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        for key in ("created_at", "updated_at"):
+            out[key] = out[key].isoformat().replace("+00:00", "Z")
+        return out
+
+
+def _row(r: Any) -> PackageRow:
+    return PackageRow(**{k: r._mapping[k] for k in PackageRow.__dataclass_fields__})
+
+
+def upsert_package(
+    conn: Connection,
+    *,
+    name: str,
+    version: str,
+    content_hash: str,
+    now: dt.datetime,
+    manifest: dict[str, Any] | None = None,
+    archive_path: str | None = None,
+    description: str | None = None,
+    build_status: str = "success",
+    build_error: str | None = None,
+) -> tuple[PackageRow, bool]:
+    """Insert or refresh ``name``/``version``; returns (row, changed)."""
+    found = conn.execute(
+        select(s.packages).where(and_(P.name == name, P.version == version))
+    ).first()
+    values = {
+        "content_hash": content_hash,
+        "manifest": manifest,
+        "archive_path": archive_path,
+        "description": description,
+        "build_status": build_status,
+        "build_error": build_error,
+        "updated_at": now,
+    }
+    if found is None:
+        pid = str(uuid.uuid4())
+        conn.execute(
+            s.packages.insert().values(
+                id=pid, name=name, version=version, paused=False, created_at=now, **values
+            )
+        )
+        changed = True
+    else:
+        pid = found.id
+        changed = found.content_hash != content_hash or found.build_status != build_status
+        conn.execute(update(s.packages).where(P.id == pid).values(**values))
+    return get_package(conn, pid), changed
+
+
+def get_package(conn: Connection, package_id: str) -> PackageRow:
+    row = conn.execute(select(s.packages).where(P.id == package_id)).first()
+    if row is None:
+        raise NotFoundError(f"package {package_id} not found")
+    return _row(row)
+
+
+def find_package(conn: Connection, name: str, version: str | None = None) -> PackageRow | None:
+    stmt = select(s.packages).where(P.name == name)
+    if version is not None:
+        stmt = stmt.where(P.version == version)
+    row = conn.execute(stmt.order_by(P.updated_at.desc())).first()
+    return None if row is None else _row(row)
+
+
+def list_packages(
+    conn: Connection, *, limit: int = 100, offset: int = 0
+) -> tuple[list[PackageRow], int]:
+    total = conn.execute(select(func.count()).select_from(s.packages)).scalar()
+    rows = conn.execute(
+        select(s.packages).order_by(P.name, P.version).limit(limit).offset(offset)
+    ).all()
+    return [_row(r) for r in rows], int(total or 0)
+
+
+def delete_package(conn: Connection, package_id: str) -> None:
+    """Remove a package, its workflow versions and its schedules (in-flight executions
+    keep running on the definitions cached by the engines that run them)."""
+    get_package(conn, package_id)
+    conn.execute(
+        delete(s.cron_fires).where(
+            s.cron_fires.c.schedule_id.in_(
+                select(s.schedules.c.id).where(s.schedules.c.package_id == package_id)
+            )
+        )
+    )
+    conn.execute(delete(s.schedules).where(s.schedules.c.package_id == package_id))
+    conn.execute(delete(s.workflows).where(W.package_id == package_id))
+    conn.execute(delete(s.packages).where(P.id == package_id))
