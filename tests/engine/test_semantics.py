@@ -184,6 +184,10 @@ async def test_register_rejects_cycles_and_dangling_dependencies(runner: Runner)
 async def test_unknown_workflow_and_non_json_input_are_rejected(runner: Runner) -> None:
     with pytest.raises(NotFoundError):
         await runner.start_execution("missing", {})
+    await runner.aregister(flows.simple("gone"), flows.CODE)
+    assert await runner.aunregister("gone") == 1
+    with pytest.raises(NotFoundError):
+        await runner.start_execution("gone", {})
     await runner.aregister(flows.simple(), flows.CODE)
     with pytest.raises(CloacinaError, match="not a JSON value"):
         await runner.start_execution("simple", {"when": object()})

@@ -171,6 +171,14 @@ class Runner:
         self.executor.defs.set_active(reg, time.monotonic() + ACTIVE_TTL_S)
         return reg.version
 
+    async def aunregister(self, workflow: str) -> int:
+        """Stop new executions of ``workflow`` (in-flight ones finish on their version)."""
+        count = await trio.to_thread.run_sync(
+            self.store.write, lambda c: registry.unregister(c, workflow)
+        )
+        self.executor.defs.forget_active(workflow)
+        return count
+
     async def start_execution(
         self,
         workflow: str,
