@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from cloacinactl.engine.events import EventLog, EventType, lock_executions
-from cloacinactl.engine.fastsql import Sql, many
+from cloacinactl.engine.fastsql import Sql, fetch, many
 from cloacinactl.engine.model import ExecutionStatus
 from cloacinactl.engine.registry import DefCache, Registered
 
@@ -53,7 +53,7 @@ def claim(
     """Atomically take up to ``limit`` due Ready tasks (SKIP LOCKED on PostgreSQL)."""
     # PostgreSQL: lock the task AND its execution without waiting; a claim never blocks
     # on a row another engine holds, so claims cannot join a deadlock cycle
-    ids = [r[0] for r in conn.exec_driver_sql(sql.pick_ready, (sql.ts(now), limit))]
+    ids = [r[0] for r in fetch(conn, sql.pick_ready, (sql.ts(now), limit))]
     if not ids:
         return []
     at = sql.ts(now)
@@ -66,9 +66,9 @@ def claim(
             json.loads(ctx) if ctx else {},
             sql.parse_ts(retry_at) or sql.parse_ts(ready_at),
         )
-        for pk, eid, name, attempt, ctx, ready_at, retry_at in conn.exec_driver_sql(
-            sql.claim_tasks(len(ids)), (claimant_id, at, at, *ids)
-        ).all()
+        for pk, eid, name, attempt, ctx, ready_at, retry_at in fetch(
+            conn, sql.claim_tasks(len(ids)), (claimant_id, at, at, *ids)
+        )
     ]
     execs = lock_executions(conn, sql, (r.execution_id for r in rows))
     log = EventLog(now)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from cloacinactl.engine.fastsql import Sql, dumps, many
+from cloacinactl.engine.fastsql import Sql, dumps, fetch, many
 
 
 class EventType(StrEnum):
@@ -98,7 +98,7 @@ def lock_executions(conn: Connection, sql: Sql, execution_ids: Iterable[str]) ->
     out: dict[str, ExecRow] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        for row in conn.exec_driver_sql(sql.lock_executions(len(chunk)), tuple(chunk)):
+        for row in fetch(conn, sql.lock_executions(len(chunk)), chunk):
             eid, name, version, status, seq, ctx, origin, created, started = row
             out[eid] = ExecRow(
                 eid,

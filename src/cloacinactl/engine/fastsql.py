@@ -237,15 +237,30 @@ def sql_for(backend: str, schema: str) -> Sql:
 PG_MAX_PARAMS = 30_000
 
 
+def fetch(conn: Connection, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run one statement on the DBAPI cursor of ``conn``'s transaction; all rows."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(statement, tuple(params))
+        return list(cursor.fetchall()) if cursor.description else []
+    finally:
+        cursor.close()
+
+
 def many(conn: Connection, batch: Batch, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Write ``rows`` with as few round trips as the backend allows."""
+    """Write ``rows`` with as few round trips as the backend allows (DBAPI cursor:
+    SQLAlchemy's per-statement machinery costs more than these statements)."""
     if not rows:
         return
-    if not batch.pg:
-        conn.exec_driver_sql(batch.single, list(rows))  # sqlite3 loops in C
-        return
-    per = max(1, PG_MAX_PARAMS // max(1, len(rows[0])))
-    for start in range(0, len(rows), per):
-        chunk = rows[start : start + per]
-        statement = batch.head + ", ".join([batch.row] * len(chunk)) + batch.tail
-        conn.exec_driver_sql(statement, tuple(v for row in chunk for v in row))
+    cursor = conn.connection.cursor()
+    try:
+        if not batch.pg:
+            cursor.executemany(batch.single, list(rows))  # sqlite3 loops in C
+            return
+        per = max(1, PG_MAX_PARAMS // max(1, len(rows[0])))
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            statement = batch.head + ", ".join([batch.row] * len(chunk)) + batch.tail
+            cursor.execute(statement, tuple(v for row in chunk for v in row))
+    finally:
+        cursor.close()

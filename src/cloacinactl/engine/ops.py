@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from cloacinactl.engine import retry, transitions
 from cloacinactl.engine.claims import Claimed, claim
 from cloacinactl.engine.events import EventLog, EventType, lock_executions
-from cloacinactl.engine.fastsql import Sql, dumps, many
+from cloacinactl.engine.fastsql import Sql, dumps, fetch, many
 from cloacinactl.engine.model import ExecutionStatus, TaskState
 from cloacinactl.engine.queries import ExecutionResult, TaskResult
 from cloacinactl.engine.registry import DefCache, Registered
@@ -163,7 +163,7 @@ def _load_tasks(
     out: dict[str, dict[str, Any]] = defaultdict(dict)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        for row in conn.exec_driver_sql(sql.tasks_of(len(chunk)), tuple(chunk)):
+        for row in fetch(conn, sql.tasks_of(len(chunk)), chunk):
             out[row[1]][row[2]] = dict(zip(_TASK_COLS, row, strict=True))
     return out
 
@@ -175,7 +175,7 @@ def _load_outputs(
     out: dict[str, dict[str, Any]] = defaultdict(dict)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        for eid, name, text in conn.exec_driver_sql(sql.outputs_of(len(chunk)), tuple(chunk)):
+        for eid, name, text in fetch(conn, sql.outputs_of(len(chunk)), chunk):
             out[eid][name] = json.loads(text)
     return out
 
