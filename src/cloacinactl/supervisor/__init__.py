@@ -18,7 +18,11 @@ Child processes (for the worker pool and build runners)
         may await readiness (raise to fail the start); ``exited(ExitEvent)`` is
         called on every exit with the generation number. Start with
         ``await nursery.start(child.run)`` (returns once generation 1 is RUNNING,
-        raises ``ChildFatal`` if it never gets there); ``await child.stop()``;
+        raises ``ChildFatal`` if it never gets there); ``await child.stop()``
+        (safe at any moment: while preparing/spawning, STARTING, BACKOFF, twice,
+        concurrently); ``child.restart(*, generation=None, grace_s=None) -> bool``
+        ends the current generation on purpose (``ExitEvent.requested=True``, not
+        a fast crash) and starts the next at once (``grace_s=0``: SIGKILL now);
         ``child.state``, ``child.generation``, ``child.pid``, ``child.restarts``,
         ``await child.wait_state(*states)``, ``await child.wait_generation(n)``,
         ``child.send_signal(sig, generation=None)``. Cancelling ``run`` stops the

@@ -73,7 +73,7 @@ class ExitEvent:
     pid: int
     returncode: int
     run_seconds: float
-    requested: bool  # True when the exit followed our own stop
+    requested: bool  # True when the exit followed our own stop() or restart()
 
 
 PrepareHook = Callable[[int], PreparedStart]
@@ -110,7 +110,11 @@ class SupervisedChild:
         self.last_exit: ExitEvent | None = None
         self._changed = trio.Event()
         self._stop_requested = False
-        self._wake = trio.Event()
+        # Set to end the current phase (a generation, or a backoff wait) early:
+        # by stop(), or by restart(). A fresh one per phase; see _new_phase.
+        self._interrupt = trio.Event()
+        self._kill_grace_s: float | None = None  # grace of a pending restart
+        self._restart_requested = False
         self._done = trio.Event()
         self._ever_running = False
         self._active = False
@@ -152,24 +156,65 @@ class SupervisedChild:
         return True
 
     async def stop(self) -> None:
-        """Stop for good: SIGTERM the group, SIGKILL after the grace period; wait."""
+        """Stop for good: SIGTERM the group, SIGKILL after the grace period; wait.
+
+        Safe at any point: before ``run``, while a generation is being prepared
+        or spawned, while STARTING, during BACKOFF, twice, or from several tasks
+        at once. Returns once the last generation's group is gone.
+        """
         self._stop_requested = True
-        self._wake.set()
+        self._interrupt.set()
         if not self._active:
             return
-        proc = self.process
-        if proc is not None and proc.returncode is None:
-            self._set(ChildState.STOPPING)
-            await terminate_group(proc, self.spec.grace_s)
         await self._done.wait()
 
+    def restart(self, *, generation: int | None = None, grace_s: float | None = None) -> bool:
+        """End the current generation on purpose and start the next one at once.
+
+        The group gets SIGTERM and SIGKILL after ``grace_s`` (default: the
+        spec's; 0 kills at once). Its ``ExitEvent`` has ``requested=True`` and
+        the exit never counts as a fast crash; the next generation starts
+        without backoff. During BACKOFF it cuts the wait short. Returns False
+        (and does nothing) when the child is not running, is stopping, or
+        ``generation`` is given and is no longer the current one. Does not
+        wait: ``await child.wait_generation(n + 1)`` for the new generation.
+        """
+        if not self._active or self._stop_requested or self._restart_requested:
+            return False
+        if generation is not None and generation != self.generation:
+            return False
+        if self.state not in (ChildState.STARTING, ChildState.RUNNING, ChildState.BACKOFF):
+            return False
+        self._restart_requested = True
+        self._kill_grace_s = self.spec.grace_s if grace_s is None else max(0.0, grace_s)
+        self._interrupt.set()
+        return True
+
+    def _new_phase(self) -> trio.Event:
+        """A fresh interrupt event for the next phase, already set if a stop is pending."""
+        self._interrupt = trio.Event()
+        self._restart_requested = False
+        self._kill_grace_s = None
+        if self._stop_requested:
+            self._interrupt.set()
+        return self._interrupt
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Supervise until stopped, cancelled or FATAL. Ready once generation 1 runs."""
+        """Supervise until stopped, cancelled or FATAL. Ready once generation 1 runs.
+
+        A ``stop()`` before generation 1 was ever ready makes ``run`` report
+        started and return (state STOPPED), so ``nursery.start`` does not fail.
+        """
         self._active = True
         try:
             while not self._stop_requested:
                 event = await self._one_generation(None if self._ever_running else task_status)
-                if self._stop_requested or event is None or not self.spec.autorestart:
+                if self._stop_requested or event is None:
+                    break
+                if event.requested:  # restart(): no backoff, not a crash
+                    self.restarts += 1
+                    continue
+                if not self.spec.autorestart:
                     break
                 plan = plan_restart(
                     self.spec.backoff, self.fast_crashes, event.run_seconds, self._rng()
@@ -184,13 +229,13 @@ class SupervisedChild:
                         raise ChildFatal(f"{self.spec.name} crashed {plan.fast_crashes} times")
                     return
                 if plan.delay_s > 0:
+                    interrupt = self._new_phase()
                     self._set(ChildState.BACKOFF)
                     logger.info(
                         "child backoff name={} delay_s={:.3f}", self.spec.name, plan.delay_s
                     )
-                    self._wake = trio.Event()
                     with trio.move_on_after(plan.delay_s):
-                        await self._wake.wait()
+                        await interrupt.wait()
                 self.restarts += 1
         finally:
             proc = self.process
@@ -202,9 +247,16 @@ class SupervisedChild:
             self._active = False
             self._done.set()
             self._changed.set()
+        if self._stop_requested and not self._ever_running:
+            task_status.started()
 
     async def _one_generation(self, task_status: trio.TaskStatus[None] | None) -> ExitEvent | None:
         """Start one generation and wait for its exit; None when the start was stopped."""
+        # Let a stop() requested by a hook (e.g. the previous exit's) land first.
+        await trio.lowlevel.checkpoint()
+        interrupt = self._new_phase()
+        if self._stop_requested:
+            return None
         self.generation += 1
         generation = self.generation
         self._set(ChildState.STARTING)
@@ -240,12 +292,15 @@ class SupervisedChild:
             pipes.start_relays(relays)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._become_ready, generation, proc, task_status)
+                # A stop()/restart() that came while this generation was being
+                # prepared or spawned has set ``interrupt`` already: it ends now.
+                nursery.start_soon(self._end_on_request, interrupt, proc)
                 returncode = await proc.wait()
                 nursery.cancel_scope.cancel()
             kill_group_now(proc.pid)
             relays.cancel_scope.deadline = trio.current_time() + _DRAIN_S
         run_seconds = trio.current_time() - started_at
-        requested = self._stop_requested
+        requested = interrupt.is_set()
         event = ExitEvent(self.spec.name, generation, proc.pid, returncode, run_seconds, requested)
         self.last_exit = event
         if not requested:
@@ -274,11 +329,24 @@ class SupervisedChild:
                 logger.warning("child not ready name={} error={}", self.spec.name, exc)
                 kill_group_now(proc.pid)
                 return
-        if proc.returncode is None and self.generation == generation:
+        if (
+            proc.returncode is None
+            and self.generation == generation
+            and self.state is ChildState.STARTING
+        ):
             self._ever_running = True
             self._set(ChildState.RUNNING)
             if task_status is not None:
                 task_status.started()
+
+    async def _end_on_request(self, interrupt: trio.Event, proc: trio.Process) -> None:
+        """Terminate this generation's group once stop() or restart() asks for it."""
+        await interrupt.wait()
+        grace_s = self.spec.grace_s if self._kill_grace_s is None else self._kill_grace_s
+        what = "stopping" if self._stop_requested else "restarting"
+        logger.debug("child {} name={} pid={}", what, self.spec.name, proc.pid)
+        self._set(ChildState.STOPPING)
+        await terminate_group(proc, grace_s)
 
 
 def exit_description(returncode: int) -> str:

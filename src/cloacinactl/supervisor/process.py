@@ -64,6 +64,8 @@ def group_alive(pgid: int) -> bool:
 async def terminate_group(process: trio.Process, grace_s: float) -> int:
     """SIGTERM the process group of ``process``, SIGKILL it after ``grace_s``.
 
+    ``grace_s`` <= 0 sends SIGKILL at once.
+
     Waits for the leader (reaping it) and for every other member of the group
     and every descendant (children, grandchildren, even those that left the
     group) to be gone; zombies count as gone. Returns the leader's exit status.
@@ -73,10 +75,11 @@ async def terminate_group(process: trio.Process, grace_s: float) -> int:
     returncode = 0
     with trio.CancelScope(shield=True):
         members = descendants(pgid)
-        if process.returncode is None:
+        if process.returncode is None and grace_s > 0:
             signal_group(pgid, signal.SIGTERM)
         else:
-            # The leader is gone already: whatever is left is orphaned, no grace.
+            # No grace asked for, or the leader is gone already (whatever is
+            # left is orphaned): SIGKILL straight away.
             signal_group(pgid, signal.SIGKILL)
         deadline = trio.current_time() + grace_s
         with trio.move_on_at(deadline):
