@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from cloacinactl.config import load_config
 from cloacinactl.config.home import Home
 from cloacinactl.services.common import base_fields, new_parser, positive_int, run_entry
+from cloacinactl.services.daemon.engine import SchedulerWorkload
 from cloacinactl.services.daemon.service import DaemonService, DaemonServiceConfig
+from cloacinactl.services.reconcile import normalise_dir
 from cloacinactl.supervisor import run_service
 
 
@@ -38,8 +39,10 @@ def parse(argv: Sequence[str]) -> DaemonServiceConfig:
         shutdown_timeout_s=float(
             settings.daemon.shutdown_timeout_s if shutdown is None else shutdown
         ),
-        cli_watch_dirs=tuple(Path(d) for d in args.watch_dir),
+        # relative --watch-dir folders are taken from where the daemon was started
+        cli_watch_dirs=tuple(normalise_dir(d) for d in args.watch_dir),
         poll_interval_ms=args.poll_interval or settings.daemon.poll_interval_ms,
+        cli_poll_interval_ms=args.poll_interval,
         verbose=bool(args.verbose),
         settings=settings,
     )
@@ -47,7 +50,7 @@ def parse(argv: Sequence[str]) -> DaemonServiceConfig:
 
 def _run(argv: Sequence[str]) -> int:
     config = parse(argv)
-    service = DaemonService(config)
+    service = DaemonService(config, workloads=(SchedulerWorkload(),))
     return run_service(
         config,
         service.serve,

@@ -1,13 +1,18 @@
-"""The daemon service: home folders, the SQLite database, the health socket, workloads.
+"""The daemon service: home folders, the store, the health socket, workloads.
 
-The scheduler itself (reconciler, cron/trigger runners, worker pool) plugs in
-as ``Workload`` objects; this module owns everything around them.
+Startup order (the CLI reference's): ``<home>/{packages,logs}`` (logging is
+already installed by the supervisor), open ``<home>/cloacina.db`` through the
+store (SQLite WAL, migrations), the merged watch set (config was loaded by
+``main``), then each workload in turn (the scheduling workload starts the
+worker pool, the engine, the schedulers and runs the initial reconcile), then
+the health socket; only then ``serve`` reports started, and the supervisor
+sends READY.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import sqlite3
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,8 +23,9 @@ from loguru import logger
 from cloacinactl import __version__
 from cloacinactl.config import Config, load_config
 from cloacinactl.config.logfilter import LogFilter, resolve_filter
-from cloacinactl.errors import UserError
 from cloacinactl.services.daemon.health import serve_health_socket
+from cloacinactl.services.reconcile import merge_watch_dirs
+from cloacinactl.store import Store, open_store
 from cloacinactl.supervisor import ServiceConfig
 
 
@@ -29,12 +35,13 @@ class DaemonServiceConfig(ServiceConfig):
 
     cli_watch_dirs: tuple[Path, ...] = ()
     poll_interval_ms: int = 500
+    cli_poll_interval_ms: int | None = None  # --poll-interval wins over config on reload
     verbose: bool = False
     settings: Config = field(default_factory=Config)
 
 
 class Workload(Protocol):
-    """A part of the daemon's work (reconciler, schedulers, worker pool)."""
+    """A part of the daemon's work (the scheduling workload: pool, engine, schedulers)."""
 
     async def serve(
         self, daemon: DaemonService, *, task_status: trio.TaskStatus[None] = ...
@@ -44,32 +51,7 @@ class Workload(Protocol):
 
     async def drain(self) -> None: ...
 
-    def status(self) -> dict[str, Any]: ...
-
-
-@dataclass
-class DaemonFigures:
-    """Figures reported on the health socket; workloads update them."""
-
-    packages_loaded: int = 0
-    last_run_at: str | None = None
-    active_workflows: int = 0
-    workers: int = 0
-
-
-def merge_watch_dirs(
-    home_packages: Path, cli: tuple[Path, ...], configured: tuple[Path, ...]
-) -> list[Path]:
-    """Default + CLI + config, ``~`` expanded, de-duplicated, order kept."""
-    out: list[Path] = []
-    seen: set[str] = set()
-    for raw in (home_packages, *cli, *configured):
-        path = Path(os.path.expanduser(str(raw))).absolute()
-        key = os.path.normpath(str(path))
-        if key not in seen:
-            seen.add(key)
-            out.append(Path(key))
-    return out
+    async def status(self) -> dict[str, Any]: ...
 
 
 class DaemonService:
@@ -78,14 +60,20 @@ class DaemonService:
     def __init__(self, config: DaemonServiceConfig, workloads: tuple[Workload, ...] = ()) -> None:
         self.config = config
         self.workloads = workloads
-        self.figures = DaemonFigures()
-        self.db: sqlite3.Connection | None = None
-        self._db_lock = trio.Lock()
+        self._store: Store | None = None
         self.watch_dirs = self._watch_dirs()
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("the daemon's store is not open")
+        return self._store
 
     def _watch_dirs(self) -> list[Path]:
         c = self.config
-        return merge_watch_dirs(c.home.packages, c.cli_watch_dirs, c.settings.watch.directories)
+        return list(
+            merge_watch_dirs(c.home.packages, c.cli_watch_dirs, c.settings.watch.directories)
+        )
 
     async def serve(
         self,
@@ -97,7 +85,7 @@ class DaemonService:
         home = config.home
         home.ensure_dir(home.packages)
         home.ensure_dir(home.logs)
-        self.db = await trio.to_thread.run_sync(open_sqlite, home.database)
+        self._store = await trio.to_thread.run_sync(open_home_store, home.database)
         try:
             async with trio.open_nursery() as nursery:
                 for workload in self.workloads:
@@ -111,17 +99,29 @@ class DaemonService:
                 )
                 task_status.started({"socket": str(home.daemon_socket)})
         finally:
-            if self.db is not None:
-                self.db.close()
+            store, self._store = self._store, None
+            if store is not None:
+                store.close()
 
     async def reload(self) -> LogFilter:
-        """SIGHUP: re-read config.toml, update watch dirs, tell the workloads."""
+        """SIGHUP: re-read config.toml, update watch dirs, intervals, tell the workloads."""
         settings = await trio.to_thread.run_sync(load_config, self.config.home)
-        self.config = replace(self.config, settings=settings)
+        poll_ms = self.config.cli_poll_interval_ms or settings.daemon.poll_interval_ms
+        self.config = replace(
+            self.config,
+            settings=settings,
+            poll_interval_ms=poll_ms,
+            shutdown_timeout_s=float(settings.daemon.shutdown_timeout_s),
+        )
         self.watch_dirs = self._watch_dirs()
         for workload in self.workloads:
             await workload.reload(self)
-        logger.debug("reload applied watch_dirs={}", [str(d) for d in self.watch_dirs])
+        logger.info(
+            "reload applied watch_dirs={} poll_interval_ms={} debounce_ms={}",
+            [str(d) for d in self.watch_dirs],
+            poll_ms,
+            settings.daemon.watcher_debounce_ms,
+        )
         return resolve_filter(
             verbose=self.config.verbose,
             env=os.environ.get("RUST_LOG"),
@@ -134,25 +134,18 @@ class DaemonService:
                 nursery.start_soon(workload.drain)
 
     def status_line(self) -> str:
-        f = self.figures
-        return f"packages={f.packages_loaded} active_workflows={f.active_workflows}"
+        return f"daemon ready watch_dirs={len(self.watch_dirs)}"
 
     async def database_connected(self) -> bool:
-        db = self.db
-        if db is None:
+        store = self._store
+        if store is None:
             return False
-        async with self._db_lock:
-            try:
-                await trio.to_thread.run_sync(lambda: db.execute("SELECT 1").fetchone())
-            except sqlite3.Error:
-                return False
-        return True
+        return await trio.to_thread.run_sync(store.ping)
 
     async def health(self) -> dict[str, Any]:
-        """design §6's JSON."""
+        """design §6's JSON, with the workloads' live figures."""
         rt = self.config.rt
         connected = await self.database_connected()
-        f = self.figures
         body: dict[str, Any] = {
             "status": "healthy" if connected else "unhealthy",
             "pid": rt.pid,
@@ -164,24 +157,20 @@ class DaemonService:
                 "backend": "sqlite",
                 "path": str(self.config.home.database),
             },
-            "reconciler": {"packages_loaded": f.packages_loaded, "last_run_at": f.last_run_at},
-            "active_workflows": f.active_workflows,
-            "workers": f.workers,
+            "reconciler": {"packages_loaded": 0, "last_run_at": None},
+            "active_workflows": 0,
+            "workers": None,
             "watch_dirs": [str(d) for d in self.watch_dirs],
             "poll_interval_ms": self.config.poll_interval_ms,
         }
         for workload in self.workloads:
-            body.update(workload.status())
+            body.update(await workload.status())
         return body
 
 
-def open_sqlite(path: Path) -> sqlite3.Connection:
-    """Open or create the home database in WAL mode (blocking)."""
-    try:
-        conn = sqlite3.connect(str(path), timeout=5.0, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL").fetchone()
-        conn.execute("PRAGMA synchronous=NORMAL")
-    except sqlite3.Error as exc:
-        raise UserError(f"cannot open database {path}: {exc}") from exc
-    os.chmod(path, 0o600)
-    return conn
+def open_home_store(path: Path) -> Store:
+    """Open (create, migrate) the home database in WAL mode (blocking); private file."""
+    store = open_store(f"sqlite:///{path}")
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o600)
+    return store
