@@ -7,6 +7,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from cloacinactl.engine.dag import build_workflow
+from cloacinactl.engine.model import TaskDef
+from cloacinactl.engine.registry import register
 from cloacinactl.errors import NotFoundError
 from cloacinactl.store import open_store
 from cloacinactl.store import schema as s
@@ -45,10 +48,17 @@ def test_upsert_detects_changes_and_delete_cascades(db_url: str) -> None:
                 c, row.id, [ScheduleSpec("cron", "wf", "t", cron_expression="* * * * *")], NOW
             )
         )
+        wf = build_workflow("wf", [TaskDef("t", "m", "f")])
+        store.write(
+            lambda c: register(c, wf, {"kind": "module", "module": "m"}, package_id=row.id, now=NOW)
+        )
         store.write(lambda c: delete_package(c, row.id))
         left = store.read(
             lambda c: c.execute(select(func.count()).select_from(s.schedules)).scalar()
         )
         assert left == 0
+        # the workflow versions outlive the package (in-flight executions need them)
+        kept = store.read(lambda c: c.execute(select(s.workflows)).all())
+        assert [(w.name, w.active, w.package_id) for w in kept] == [("wf", False, None)]
         with pytest.raises(NotFoundError):
             store.read(lambda c: get_package(c, row.id))

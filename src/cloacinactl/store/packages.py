@@ -110,8 +110,7 @@ def list_packages(
 
 
 def delete_package(conn: Connection, package_id: str) -> None:
-    """Remove a package, its workflow versions and its schedules (in-flight executions
-    keep running on the definitions cached by the engines that run them)."""
+    """Remove a package and its schedules; its workflows can no longer be started."""
     get_package(conn, package_id)
     conn.execute(
         delete(s.cron_fires).where(
@@ -121,5 +120,9 @@ def delete_package(conn: Connection, package_id: str) -> None:
         )
     )
     conn.execute(delete(s.schedules).where(s.schedules.c.package_id == package_id))
-    conn.execute(delete(s.workflows).where(W.package_id == package_id))
+    # Workflow versions stay (inactive, unowned): executions still running on them must
+    # keep resolving their definition; new executions cannot start them.
+    conn.execute(
+        update(s.workflows).where(W.package_id == package_id).values(active=False, package_id=None)
+    )
     conn.execute(delete(s.packages).where(P.id == package_id))
