@@ -241,3 +241,27 @@ async def test_restart_when_not_running_is_refused() -> None:
         await child.stop()
         assert not child.restart()
     assert gone(pid) and os.getpid() != pid
+
+
+async def test_forgiven_exits_are_not_fast_crashes() -> None:
+    """An owner that knows an exit was its work's fault keeps the child out of FATAL."""
+    policy = BackoffPolicy(initial_s=1000, max_s=1000, jitter=0.0, max_fast_crashes=1)
+    code = "import os, sys, time\nif os.environ['GEN'] == '4': time.sleep(600)\nsys.exit(3)"
+    events: list[ExitEvent] = []
+
+    def exited(event: ExitEvent) -> None:
+        events.append(event)
+        child.forgive(event.generation)
+
+    child = SupervisedChild(
+        ChildSpec(name="f", argv=[PY, "-c", code], backoff=policy),
+        prepare=lambda generation: PreparedStart(env={"GEN": str(generation)}),
+        exited=exited,
+    )
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(child.run)
+        with trio.fail_after(10):  # no 1000 s backoff, no FATAL
+            await child.wait_generation(4)
+            await child.stop()
+    assert [(e.returncode, e.requested) for e in events[:3]] == [(3, False)] * 3
+    assert child.fast_crashes == 0 and child.restarts == 3

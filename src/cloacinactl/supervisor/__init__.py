@@ -23,6 +23,8 @@ Child processes (for the worker pool and build runners)
         concurrently); ``child.restart(*, generation=None, grace_s=None) -> bool``
         ends the current generation on purpose (``ExitEvent.requested=True``, not
         a fast crash) and starts the next at once (``grace_s=0``: SIGKILL now);
+        ``child.forgive(generation)`` (from the ``exited`` hook): that exit was
+        the work's fault, not the child's: no fast-crash count, no backoff;
         ``child.state``, ``child.generation``, ``child.pid``, ``child.restarts``,
         ``await child.wait_state(*states)``, ``await child.wait_generation(n)``,
         ``child.send_signal(sig, generation=None)``. Cancelling ``run`` stops the

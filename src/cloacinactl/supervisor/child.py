@@ -115,6 +115,7 @@ class SupervisedChild:
         self._interrupt = trio.Event()
         self._kill_grace_s: float | None = None  # grace of a pending restart
         self._restart_requested = False
+        self._forgiven = 0  # a generation whose exit is not the child's fault
         self._done = trio.Event()
         self._ever_running = False
         self._active = False
@@ -190,6 +191,15 @@ class SupervisedChild:
         self._interrupt.set()
         return True
 
+    def forgive(self, generation: int) -> None:
+        """Do not count ``generation``'s exit as a fast crash; restart it at once.
+
+        For owners that know the exit was caused by the work they gave it (a
+        task that called ``os._exit`` or segfaulted), not by the child itself.
+        Call it before or from the ``exited`` hook of that generation.
+        """
+        self._forgiven = max(self._forgiven, generation)
+
     def _new_phase(self) -> trio.Event:
         """A fresh interrupt event for the next phase, already set if a stop is pending."""
         self._interrupt = trio.Event()
@@ -211,7 +221,8 @@ class SupervisedChild:
                 event = await self._one_generation(None if self._ever_running else task_status)
                 if self._stop_requested or event is None:
                     break
-                if event.requested:  # restart(): no backoff, not a crash
+                if event.requested or event.generation == self._forgiven:
+                    # restart(), or forgive(): no backoff, not a crash.
                     self.restarts += 1
                     continue
                 if not self.spec.autorestart:

@@ -3,7 +3,7 @@
 Public API:
 
 - ``WorkerPool(size=None, *, service="cloacina", python=None, grace_s=5.0,
-  start_timeout_s=30.0, backoff=WORKER_BACKOFF, fatal_cooldown_s=10.0,
+  start_timeout_s=30.0, backoff=None (the supervisor's default BackoffPolicy),
   output_limit=1 MiB, env=None, max_calls_per_worker=None, capture_root=None)``
   with ``serve(*, task_status)``, ``stop()``,
   ``run_task(TaskRequest) -> TaskResult``, ``load(source, *, timeout) -> LoadResult``,
@@ -16,7 +16,8 @@ Public API:
   load_failed, timeout, crashed, cancelled, protocol).
 - ``TaskHandle``: what a task receives as its ``handle``/``task_handle`` argument.
 - ``PoolClosed``: raised by calls on a stopped pool; ``WorkerStartError``: raised by
-  ``serve`` when a worker never becomes ready.
+  ``serve`` when a worker never becomes ready, or later when every worker gave up
+  (FATAL). Timeouts and task crashes never count towards FATAL.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .calling import TaskHandle
-    from .core import WORKER_BACKOFF, PoolClosed, WorkerStartError
+    from .core import PoolClosed, WorkerStartError
     from .outcome import TaskError
     from .pool import WorkerPool
     from .results import LoadResult, Output, TaskRequest, TaskResult, TriggerPoll
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 # imports this package first and must not pay for trio and the supervisor.
 _EXPORTS = {
     "TaskHandle": "calling",
-    "WORKER_BACKOFF": "core",
     "PoolClosed": "core",
     "WorkerStartError": "core",
     "TaskError": "outcome",
@@ -61,7 +61,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "WORKER_BACKOFF",
     "LoadResult",
     "ModuleSource",
     "Output",

@@ -7,20 +7,25 @@ Each worker is a ``cloacinactl.supervisor.SupervisedChild``. Before every
 worker that already imported the source when several are idle), sends one
 request and waits for the answer, the call's timeout, or the worker's exit:
 
-- timeout: the worker's whole process group is killed; the supervisor starts a
-  replacement; the call fails with kind ``timeout``;
+- timeout: ``SupervisedChild.restart(grace_s=0)`` kills the worker's whole
+  process group and starts a replacement at once (a requested exit, not a
+  crash); the call fails with kind ``timeout``;
 - exit/crash: the call fails with kind ``crashed`` naming the exit code or
-  signal; output the task wrote before dying is still returned;
-- caller cancelled: the worker is killed (it would still be running the call)
-  and replaced; ``Cancelled`` propagates.
+  signal; output the task wrote before dying is still returned. The exit is
+  ``forgive``n (the task's fault, not the worker's): no backoff, no fast-crash
+  count, so tasks that crash on purpose never push a worker into FATAL;
+- caller cancelled: the worker is restarted the same way (it would still be
+  running the call); ``Cancelled`` propagates.
 
-A worker slot that the supervisor gives up on (FATAL after repeated fast
-crashes) is started afresh after ``fatal_cooldown_s``.
+A worker that crash-loops on its own (exits before answering ``ping``, again
+and again) goes FATAL under the supervisor's backoff policy: at start-up
+``serve`` raises ``WorkerStartError``; later the slot stays down, and when
+every slot is down ``serve`` raises ``WorkerStartError`` too. ``stop`` stops
+each worker with ``SupervisedChild.stop`` (SIGTERM, SIGKILL after ``grace_s``).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import socket
@@ -39,21 +44,18 @@ from cloacinactl.supervisor import (
     BackoffPolicy,
     ChildFatal,
     ChildSpec,
+    ChildState,
     ExitEvent,
     PreparedStart,
     SupervisedChild,
-    kill_group_now,
 )
 
 from .capture import read_capture, remove_capture
-from .connection import Connection, WorkerGone
+from .connection import Connection
+from .exchange import exchange
 from .outcome import TaskError, call_failure
 from .protocol import DEFAULT_OUTPUT_LIMIT, FD_ENV, ProtocolError
 from .slots import Call, Dispatcher, Slot
-
-# Workers crash on purpose (a task calling os._exit is one failed attempt, not
-# a broken worker), so the pool tolerates more fast crashes than the default.
-WORKER_BACKOFF = BackoffPolicy(initial_s=0.05, max_s=2.0, fast_crash_s=0.5, max_fast_crashes=20)
 
 
 class PoolClosed(CloacinaError):
@@ -61,7 +63,8 @@ class PoolClosed(CloacinaError):
 
 
 class WorkerStartError(CloacinaError):
-    """A worker never became ready (it kept exiting before answering ``ping``)."""
+    """A worker never became ready (it kept exiting before answering ``ping``),
+    or every worker gave up (FATAL)."""
 
 
 def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -91,8 +94,7 @@ class PoolCore:
         python: str | None = None,
         grace_s: float = 5.0,
         start_timeout_s: float = 30.0,
-        backoff: BackoffPolicy = WORKER_BACKOFF,
-        fatal_cooldown_s: float = 10.0,
+        backoff: BackoffPolicy | None = None,
         output_limit: int = DEFAULT_OUTPUT_LIMIT,
         env: dict[str, str] | None = None,
         max_calls_per_worker: int | None = None,
@@ -105,8 +107,7 @@ class PoolCore:
         self.python = python or sys.executable
         self.grace_s = grace_s
         self.start_timeout_s = start_timeout_s
-        self.backoff = backoff
-        self.fatal_cooldown_s = fatal_cooldown_s
+        self.backoff = backoff if backoff is not None else BackoffPolicy()
         self.output_limit = output_limit
         self.env = env
         self.max_calls_per_worker = max_calls_per_worker
@@ -149,9 +150,13 @@ class PoolCore:
                 while any(slot.busy for slot in self._slots):
                     await trio.sleep(0.01)
             self._close("the worker pool stopped")
-            # Cancelling makes each SupervisedChild.run terminate its process
-            # group (SIGTERM, SIGKILL after grace_s) in its shielded finally.
-            nursery.cancel_scope.cancel()
+            # Each stop() terminates its worker's group (SIGTERM, SIGKILL after
+            # grace_s) whatever the worker is doing (even mid-restart); the
+            # _run_slot tasks then return and the nursery closes.
+            async with trio.open_nursery() as stoppers:
+                for slot in self._slots:
+                    if slot.child is not None:
+                        stoppers.start_soon(slot.child.stop)
 
     async def stop(self) -> None:
         """Stop taking calls, let running ones finish for ``grace_s``, stop every worker."""
@@ -183,10 +188,7 @@ class PoolCore:
             "ready": sum(1 for s in self._slots if s.ready),
             "busy": sum(1 for s in self._slots if s.busy),
             "queued": self._dispatch.queued,
-            "restarts": sum(
-                (s.child.restarts if s.child is not None else 0) + s.fatal_restarts
-                for s in self._slots
-            ),
+            "restarts": sum(s.child.restarts if s.child is not None else 0 for s in self._slots),
             "states": states,
             "per_worker": workers,
         }
@@ -228,36 +230,36 @@ class PoolCore:
     async def _run_slot(
         self, slot: Slot, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        first = True
-        while not self._closed:
-            child = SupervisedChild(
-                self._spec(slot),
-                prepare=lambda generation: self._prepare(slot, generation),
-                started=lambda generation, proc: self._started(slot, generation, proc),
-                exited=lambda event: self._exited(slot, event),
+        child = SupervisedChild(
+            self._spec(slot),
+            prepare=lambda generation: self._prepare(slot, generation),
+            started=lambda generation, proc: self._started(slot, generation, proc),
+            exited=lambda event: self._exited(slot, event),
+        )
+        slot.child = child
+        try:
+            await child.run(task_status=task_status)
+        except ChildFatal as exc:
+            raise WorkerStartError(
+                f"worker {slot.index} could not start: {exc}",
+                hint=f"check that '{self.python} -m cloacinactl.engine.workers.child' "
+                "runs in this environment",
+            ) from exc
+        if self._closed or child.state is not ChildState.FATAL:
+            return
+        down = [
+            s.index
+            for s in self._slots
+            if s.child is not None and s.child.state is ChildState.FATAL
+        ]
+        logger.error("worker gave up index={} workers_down={}/{}", slot.index, len(down), self.size)
+        if len(down) == self.size:
+            self._close("every worker gave up")
+            raise WorkerStartError(
+                f"every worker gave up (worker {slot.index} crashed "
+                f"{child.fast_crashes} times in a row)",
+                hint="see the log for the workers' exits",
             )
-            slot.child = child
-            if first:
-                try:
-                    await child.run(task_status=task_status)
-                except ChildFatal as exc:
-                    raise WorkerStartError(
-                        f"worker {slot.index} could not start: {exc}",
-                        hint=f"check that '{self.python} -m cloacinactl.engine.workers.child' "
-                        "runs in this environment",
-                    ) from exc
-                first = False
-            else:
-                slot.fatal_restarts += 1
-                await child.run()
-            if self._closed:
-                return
-            logger.error(
-                "worker gave up; starting it afresh index={} cooldown_s={}",
-                slot.index,
-                self.fatal_cooldown_s,
-            )
-            await trio.sleep(self.fatal_cooldown_s)
 
     # ------------------------------------------------------------------ supervisor hooks
 
@@ -306,6 +308,8 @@ class PoolCore:
             slot.conn = None
         call = slot.call
         if call is not None and call.generation == event.generation:
+            if slot.child is not None:
+                slot.child.forgive(event.generation)  # the task's fault, not the worker's
             call.exit = event
             call.exited.set()
             call.scope.cancel()
@@ -353,7 +357,7 @@ class PoolCore:
         call = Call(generation=slot.generation, pid=slot.pid)
         slot.call = call
         try:
-            result, failure, timed_out = await self._exchange(slot.conn, call, op, args, timeout)
+            result, failure, timed_out = await exchange(slot, call, op, args, timeout)
             if result is not None:
                 slot.calls += 1
                 return RawReply(result, None, result, slot.index, call.pid)
@@ -369,32 +373,9 @@ class PoolCore:
             returncode=None if event is None else event.returncode,
             timeout=timeout if timed_out else None,
             protocol_failure=failure,
-            stopped=call.stopped or (event is not None and event.requested),
+            stopped=call.stopped,
         )
         return RawReply(None, error, captured, slot.index, call.pid)
-
-    @staticmethod
-    async def _exchange(
-        conn: Connection, call: Call, op: str, args: dict[str, Any], timeout: float | None
-    ) -> tuple[dict[str, Any] | None, str | None, bool]:
-        """(result, protocol failure, timed out); kills the worker unless it answered."""
-        result: dict[str, Any] | None = None
-        failure: str | None = None
-        try:
-            with call.scope:
-                deadline = math.inf if timeout is None else trio.current_time() + timeout
-                with trio.move_on_at(deadline) as timeout_scope:
-                    try:
-                        result = await conn.request(op, args)
-                    except WorkerGone:
-                        pass
-                    except ProtocolError as exc:
-                        failure = str(exc)
-        finally:
-            if result is None:
-                # The worker is mid-call or broken: it cannot serve anyone else.
-                kill_group_now(call.pid)
-        return result, failure, timeout_scope.cancelled_caught
 
     async def _read_capture(self, pid: int) -> dict[str, Any]:
         directory = self._capture_dir

@@ -46,7 +46,6 @@ class Slot:
     idle_since: int = 0
     call: Call | None = None
     pending: dict[int, Connection] = field(default_factory=dict)
-    fatal_restarts: int = 0
     calls: int = 0  # calls answered by the current generation
 
 
