@@ -128,6 +128,10 @@ class PackageWatcher:
                 if not started:
                     task_status.started()
                     started = True
+                else:
+                    # Events between the old watch stopping and this one registering
+                    # were not seen: one pass now covers whatever changed meanwhile.
+                    request(self._requests, REQUEST_WATCH_SET)
                 await self._restart.wait()
                 nursery.cancel_scope.cancel()
 
