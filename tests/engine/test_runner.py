@@ -9,7 +9,7 @@ import trio
 
 from cloacinactl.engine.executor import ExecutorConfig
 from cloacinactl.engine.runner import Runner
-from cloacinactl.engine.taskrun import InProcessTaskRunner
+from cloacinactl.engine.taskrun import InProcessTaskRunner, TaskOutcome, TaskRequest
 
 FAST = ExecutorConfig(concurrency=4, poll_interval_s=0.02, heartbeat_interval_s=0.2)
 
@@ -52,3 +52,24 @@ async def test_drain_deadline_hands_unfinished_claims_back(db_url: str, tmp_path
         await second.ashutdown(5)
     assert result.status == "Completed"
     assert events.count("task_reset") == 1 and events.count("task_completed") == 1
+
+
+class _PoisonRunner(InProcessTaskRunner):
+    """Returns an output the store cannot encode for workflow 'poison' (a runner bug)."""
+
+    async def run_task(self, request: TaskRequest) -> TaskOutcome:
+        if request.workflow == "poison":
+            return TaskOutcome(True, output={"bad": {1, 2}})
+        return await super().run_task(request)
+
+
+async def test_one_poisoned_outcome_does_not_stall_the_engine(db_url: str) -> None:
+    runner = Runner(db_url, task_runner=_PoisonRunner(), config=FAST)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.serve)
+        await runner.aregister(flows.simple("poison"), flows.CODE)
+        await runner.aregister(flows.pipeline(), flows.CODE)
+        await runner.start_execution("poison", {})
+        results = [await runner.aexecute("pipeline", {}, timeout=30) for _ in range(3)]
+        assert [r.status for r in results] == ["Completed"] * 3
+        await runner.ashutdown(1)

@@ -28,6 +28,7 @@ from cloacinactl.engine.fastsql import sql_for
 from cloacinactl.engine.queries import ExecutionResult
 from cloacinactl.engine.registry import DefCache
 from cloacinactl.engine.taskrun import TaskOutcome, TaskRequest, TaskRunner
+from cloacinactl.errors import CloacinaError
 from cloacinactl.store import Store
 
 
@@ -43,6 +44,7 @@ class ExecutorConfig:
     checkpoint_interval_s: float = 1.0
 
 
+ISOLATE_AFTER = 3  # consecutive failed cycles before items are applied one by one
 Listener = Callable[[Mapping[str, ExecutionResult | None]], None]
 
 
@@ -79,6 +81,8 @@ class Executor:
         self._claiming = True
         self._finished_listeners: list[Listener] = []
         self.stats = {"cycles": 0, "claimed": 0, "applied": 0}
+        self._failures = 0
+        self._create_errors: dict[str, Exception] = {}
         self.latencies_ms: list[float] | None = None
 
     # -- public API ------------------------------------------------------------------
@@ -92,6 +96,9 @@ class Executor:
         self._creates.append((item, done))
         self._kick()
         await done.wait()
+        error = self._create_errors.pop(item.id, None)
+        if error is not None:
+            raise CloacinaError(f"could not create the execution: {error}") from error
 
     def kick(self) -> None:
         """Look for claimable work now (e.g. after an out-of-band change)."""
@@ -173,11 +180,17 @@ class Executor:
                     )
             except Exception:
                 # keep the work: a transient database outage must not lose outcomes
-                logger.exception("engine cycle failed; retrying")
-                self._creates = creates + self._creates
-                self._outcomes = outcomes + self._outcomes
-                await trio.sleep(0.5)
+                self._failures += 1
+                logger.exception("engine cycle failed failures={}; retrying", self._failures)
+                if self._failures >= ISOLATE_AFTER and len(creates) + len(outcomes) > 1:
+                    # one poisoned item must not stall everything: go one by one
+                    await self._isolate(creates, outcomes)
+                else:
+                    self._creates = creates + self._creates
+                    self._outcomes = outcomes + self._outcomes
+                    await trio.sleep(min(5.0, 0.1 * 2**self._failures))
                 continue
+            self._failures = 0
             for _, done in creates:
                 done.set()
             self.stats["cycles"] += 1
@@ -193,6 +206,47 @@ class Executor:
             if result.finished:
                 for listener in self._finished_listeners:
                     listener(result.finished)
+
+    async def _isolate(
+        self, creates: list[tuple[ops.NewExecution, trio.Event]], outcomes: list[ops.Outcome]
+    ) -> None:
+        """Apply each item in its own transaction; report what still fails."""
+
+        async def one(**kw: Any) -> ops.CycleResult:
+            work = partial(
+                ops.cycle,
+                sql=self.sql,
+                claimant_id=self.claimant_id,
+                defs=self.defs,
+                now=self.clock(),
+                settings=self.settings,
+                rng=self._rng,
+                **kw,
+            )
+            with trio.CancelScope(shield=True):
+                result: ops.CycleResult = await self._db(work)
+            return result
+
+        for item, done in creates:
+            try:
+                await one(create=[item])
+            except Exception as exc:
+                logger.exception("cannot create execution execution_id={}", item.id)
+                self._create_errors[item.id] = exc
+            done.set()
+        for outcome in outcomes:
+            try:
+                result = await one(outcomes=[outcome])
+            except Exception:
+                # left Running under this claimant: recovery resets it after a restart
+                logger.exception(
+                    "cannot record task outcome execution_id={} task={}",
+                    outcome.execution_id,
+                    outcome.task_name,
+                )
+                continue
+            for listener in self._finished_listeners:
+                listener(result.finished)
 
     async def _run_one(self, claimed: Claimed) -> None:
         task = claimed.registered.workflow.task(claimed.task_name)
