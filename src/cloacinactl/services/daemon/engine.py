@@ -25,7 +25,7 @@ from loguru import logger
 from cloacinactl.config.schema import DaemonConfig
 from cloacinactl.engine.cronstore import CronSlots
 from cloacinactl.engine.pooled import PoolTaskRunner
-from cloacinactl.engine.runner import Runner
+from cloacinactl.engine.runner import ExecutionResult, Runner
 from cloacinactl.engine.schedules import CronConfig, CronScheduler, PollScheduler
 from cloacinactl.engine.workers import WorkerPool
 from cloacinactl.packages import LoadedPackage, PackageLoader
@@ -107,10 +107,17 @@ class SchedulerWorkload:
             )
             poll = self.poll
 
-            def release(done: Mapping[str, object]) -> None:
+            def release(done: Mapping[str, ExecutionResult | None]) -> None:
                 # allow_concurrent=False triggers are released the moment their run ends
-                for execution_id in done:
+                for execution_id, result in done.items():
                     poll.execution_finished(execution_id)
+                    if result is not None:
+                        logger.info(
+                            "execution finished workflow={} status={} execution_id={}",
+                            result.workflow,
+                            result.status,
+                            execution_id,
+                        )
 
             runner.executor.on_finished(release)
             self.book = ScheduleBook(store, self.cron, self.poll, targets)
