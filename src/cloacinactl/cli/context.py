@@ -9,6 +9,7 @@ Nothing heavy is imported until a verb asks for it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -104,10 +105,83 @@ class Ctx:
             raise UserError("aborted")
 
     def setup_logging(self) -> None:
-        """stderr logging: ``-v`` = debug; else RUST_LOG; else warnings only."""
-        spec = os.environ.get("RUST_LOG", "")
-        if not self.verbose and not spec.strip():
-            return  # the default (warnings to stderr) needs no set-up, and no import
-        from cloacinactl.cli.logging import setup_cli_logging
+        """stderr logging: ``-v`` = debug; else RUST_LOG; else warnings only.
 
-        setup_cli_logging(verbose=self.verbose, rust_log=spec)
+        Covers both the CLI's own ``logging`` records and loguru, which the
+        engine, worker pool and supervisor log through when a verb runs them
+        in-process. loguru is not imported here (80 ms): it is configured the
+        moment something first imports it (see ``configure_loguru_on_import``).
+        """
+        spec = os.environ.get("RUST_LOG", "")
+        if self.verbose or spec.strip():
+            from cloacinactl.cli.logging import setup_cli_logging
+
+            setup_cli_logging(verbose=self.verbose, rust_log=spec)
+        # Otherwise the default (warnings to stderr) needs no set-up, and no import.
+        configure_loguru_on_import(verbose=self.verbose, rust_log=spec)
+
+
+def configure_loguru_on_import(*, verbose: bool, rust_log: str | None) -> None:
+    """Give loguru the CLI's stderr filter, now if it is loaded, else on first import.
+
+    loguru's own default handler prints DEBUG and up; verbs that start the
+    worker pool or a Runner would flood stderr. A one-shot import hook keeps
+    ``--help`` and light verbs from importing loguru just to configure it.
+    """
+    if "loguru" in sys.modules:
+        _configure_loguru(verbose, rust_log)
+        return
+    if not any(isinstance(finder, _LoguruHook) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _LoguruHook(verbose, rust_log))
+
+
+def _configure_loguru(verbose: bool, rust_log: str | None) -> None:
+    from cloacinactl.cli.logging import setup_loguru
+
+    setup_loguru(verbose=verbose, rust_log=rust_log)
+
+
+class _LoguruHook:
+    """A meta-path finder that configures loguru right after its first import.
+
+    It finds loguru through the other finders and wraps its loader, so the
+    import itself is unchanged; then it removes itself.
+    """
+
+    def __init__(self, verbose: bool, rust_log: str | None) -> None:
+        self.verbose = verbose
+        self.rust_log = rust_log
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "loguru":
+            return None
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec = find(name, path, target) if find is not None else None
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _ThenConfigure(spec.loader, self)
+        return spec
+
+
+class _ThenConfigure:
+    """Wraps loguru's loader: execute the module, then apply the CLI filter."""
+
+    def __init__(self, loader: Any, hook: _LoguruHook) -> None:
+        self._loader = loader
+        self._hook = hook
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self._loader.exec_module(module)
+        _configure_loguru(self._hook.verbose, self._hook.rust_log)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
