@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     pg = os.environ.get("CLOACINA_BENCH_POSTGRES_URL") or os.environ.get(
         "CLOACINA_TEST_POSTGRES_URL"
     )
+    print(f"workflows={args.workflows} concurrency={args.concurrency} workers={args.workers}")
     print(f"{'run':<34} {'wf/s':>10} {'tasks/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
     with tempfile.TemporaryDirectory(prefix="cloacina-bench-") as tmp:
         probe = sqlite_probe(Path(tmp) / "probe.db")
