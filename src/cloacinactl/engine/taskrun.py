@@ -10,6 +10,7 @@ use where isolation is not wanted.
 from __future__ import annotations
 
 import importlib
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,16 +93,16 @@ class InProcessTaskRunner:
             request.execution_id, request.workflow, request.task_id, request.attempt, 0
         )
         call = partial(call_task, func, dict(request.context), handle)
-        try:
-            with trio.fail_after(request.timeout_s or float("inf")):
-                if self.inline:
-                    output, error = call()
-                else:
+        if self.inline:  # no timeout: a synchronous call cannot be interrupted here
+            output, error = call()
+        else:
+            try:
+                with trio.fail_after(request.timeout_s or math.inf):
                     output, error = await trio.to_thread.run_sync(call, abandon_on_cancel=True)
-        except trio.TooSlowError:
-            return TaskOutcome.failure(
-                "timeout", f"task ran past its {request.timeout_s}s timeout", transient=True
-            )
+            except trio.TooSlowError:
+                return TaskOutcome.failure(
+                    "timeout", f"task ran past its {request.timeout_s}s timeout", transient=True
+                )
         if error is not None:
             return TaskOutcome(False, error=error.to_dict())
         return TaskOutcome(True, output=output)
