@@ -238,3 +238,19 @@ def prints(ctx: Any) -> Any:
     logging.getLogger("flows").warning("a warning from the task")
     ctx.set("printed", True)
     return ctx
+
+
+async def async_step(ctx: Any) -> Any:
+    import asyncio
+
+    await asyncio.sleep(0)
+    ctx.set("async", True)
+    return ctx
+
+
+def with_handle(ctx: Any, handle: Any) -> Any:
+    ctx.set(
+        "seen",
+        {"execution": handle.execution_id, "task": handle.task_id, "attempt": handle.attempt},
+    )
+    return ctx

@@ -209,3 +209,19 @@ async def test_in_flight_execution_keeps_its_version(runner: Runner, tmp_path: P
     assert old.workflow_version == ver1 and set(old.task_states) == {"wait", "next"}
     assert second.workflow_version == ver2 and set(second.task_states) == {"step"}
     assert old.status == second.status == "Completed"
+
+
+async def test_async_tasks_and_task_handles(runner: Runner) -> None:
+    wf = flows.build_workflow(
+        "conventions",
+        [flows.task("first", "async_step"), flows.task("second", "with_handle", ("first",))],
+    )
+    await runner.aregister(wf, flows.CODE)
+    result = await runner.aexecute("conventions", {}, timeout=20)
+    assert result.status == "Completed"
+    assert result.output is not None and result.output["async"] is True
+    assert result.output["seen"] == {
+        "execution": result.execution_id,
+        "task": "second",
+        "attempt": 1,
+    }
