@@ -24,7 +24,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any, TypeVar
 
 import trio
@@ -341,4 +340,4 @@ class Runner:
         self.shutdown()
 
 
-__all__ = ["ExecutionResult", "Runner", "code_wire", "replace"]
+__all__ = ["ExecutionResult", "Runner", "code_wire"]
