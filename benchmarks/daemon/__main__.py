@@ -77,6 +77,9 @@ class _Store:
     async def advance_cron_cursor(self, schedule_id: str, slot: datetime) -> None:
         return None
 
+    async def init_cursors(self, schedule_ids: list[str], now: datetime) -> dict[str, datetime]:
+        return dict.fromkeys(schedule_ids, now)
+
     async def claim_slot(self, schedule_id: str, scheduled_time: datetime) -> bool:
         key = (schedule_id, scheduled_time)
         if key in self.claims:

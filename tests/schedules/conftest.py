@@ -40,6 +40,11 @@ class MemoryCronStore:
         if old is None or slot > old:
             self.cursors[schedule_id] = slot
 
+    async def init_cursors(self, schedule_ids: list[str], now: datetime) -> dict[str, datetime]:
+        for sid in schedule_ids:
+            self.cursors.setdefault(sid, now)
+        return {sid: self.cursors[sid] for sid in schedule_ids}
+
     async def claim_slot(self, schedule_id: str, scheduled_time: datetime) -> bool:
         key = (schedule_id, scheduled_time)
         if key in self.claims:

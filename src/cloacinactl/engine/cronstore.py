@@ -58,6 +58,24 @@ class CronSlots:
             )
         )
 
+    async def init_cursors(
+        self, schedule_ids: list[str], now: dt.datetime
+    ) -> dict[str, dt.datetime]:
+        def work(conn: Connection) -> dict[str, dt.datetime]:
+            out: dict[str, dt.datetime] = {}
+            for start in range(0, len(schedule_ids), 500):
+                chunk = schedule_ids[start : start + 500]
+                conn.execute(
+                    update(s.schedules)
+                    .where(and_(S.id.in_(chunk), S.cron_cursor.is_(None)))
+                    .values(cron_cursor=now)
+                )
+                rows = conn.execute(select(S.id, S.cron_cursor).where(S.id.in_(chunk)))
+                out.update({r.id: r.cron_cursor for r in rows if r.cron_cursor is not None})
+            return out
+
+        return await self._write(work)
+
     async def claim_slot(self, schedule_id: str, scheduled_time: dt.datetime) -> bool:
         now = dt.datetime.now(dt.UTC)
         insert = pg_insert if self.store.backend == "postgresql" else sqlite_insert

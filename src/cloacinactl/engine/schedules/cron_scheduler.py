@@ -146,20 +146,25 @@ class CronScheduler:
                 await self._changed.wait()
 
     async def _initialise_new(self) -> None:
-        for entry in [e for e in self._entries.values() if e.cursor is None and not e.busy]:
-            sid = entry.schedule.schedule_id
+        # One batch for every new schedule: a package with many schedules (or a
+        # daemon starting with a thousand) costs one round trip, not two each.
+        fresh = [e for e in self._entries.values() if e.cursor is None and not e.busy]
+        if not fresh:
+            return
+        for entry in fresh:
             entry.busy = True
-            try:
-                cursor = await self.store.cron_cursor(sid)
-                if cursor is None:
-                    # A brand-new schedule starts now: no catch-up from the epoch.
-                    cursor = self.clock.now()
-                    await self.store.advance_cron_cursor(sid, cursor)
-            except Exception:
-                logger.exception("cron cursor load failed schedule_id={}", sid)
-                entry.busy = False
-                continue
+        try:
+            cursors = await self.store.init_cursors(
+                [e.schedule.schedule_id for e in fresh], self.clock.now()
+            )
+        except Exception:
+            logger.exception("cron cursor load failed schedules={}", len(fresh))
+            cursors = {}
+        for entry in fresh:
             entry.busy = False
+            cursor = cursors.get(entry.schedule.schedule_id)
+            if cursor is None:
+                continue  # retried on the next wake-up
             entry.cursor = cursor
             entry.next_slot = next_after(entry.schedule.cron, cursor)
 

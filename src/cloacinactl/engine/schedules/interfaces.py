@@ -47,6 +47,11 @@ class CronStore(Protocol):
         """Move the cursor forward to ``slot`` (never backwards)."""
         ...
 
+    async def init_cursors(self, schedule_ids: list[str], now: datetime) -> dict[str, datetime]:
+        """The cursors of ``schedule_ids`` in one go; a schedule without one (brand new)
+        gets ``now`` first, so it starts from now rather than catching up from the epoch."""
+        ...
+
     async def claim_slot(self, schedule_id: str, scheduled_time: datetime) -> bool:
         """Insert the slot row; True if this caller inserted it (it fires exactly once)."""
         ...
