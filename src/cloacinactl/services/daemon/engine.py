@@ -79,13 +79,14 @@ class SchedulerWorkload:
         settings = config.settings.daemon
         store = daemon.store
         self.shutdown_timeout_s = config.shutdown_timeout_s
-        pool = WorkerPool(self.workers, service="daemon")
+        # ps shows "cloacina-daemon: worker 1"
+        pool = WorkerPool(self.workers, service="cloacina-daemon")
         runner = Runner(
             config.home.database_url,
             store=store,
             workers=self.workers,
             task_runner=PoolTaskRunner(pool),
-            service="daemon",
+            service="cloacina-daemon",
         )
         self.pool, self.runner = pool, runner
         async with trio.open_nursery() as nursery:
