@@ -121,3 +121,62 @@ def test_sighup_adds_and_removes_a_watch_directory(
     )
     assert str(extra) not in (health(home) or {})["watch_dirs"]
     assert daemons.stop(proc) == 0
+
+
+def test_package_removed_while_down_is_cleaned_at_first_reconcile(
+    home: Path, daemons: Daemons, tmp_path: Path
+) -> None:
+    archive = drop(write_package(tmp_path, "gone", marker="g"), home / "packages", "gone.cloacina")
+    proc = daemons.start()
+    wait_for(lambda: completed_with(home, "gone_flow", "g"), what="a first run")
+    assert daemons.stop(proc) == 0
+    assert query(home, "SELECT count(*) FROM schedules")[0][0] == 1
+    archive.unlink()
+
+    daemons.start()  # READY comes after the initial reconcile
+    assert query(home, "SELECT count(*) FROM schedules")[0][0] == 0
+    assert query(home, "SELECT count(*) FROM workflows WHERE active = 1")[0][0] == 0
+    assert (health(home) or {})["reconciler"]["packages_loaded"] == 0
+
+
+def test_sigterm_drains_in_flight_and_second_sigint_leaves_the_rest_recoverable(
+    home: Path, daemons: Daemons, tmp_path: Path
+) -> None:
+    slow = write_package(tmp_path, "drain", cron="*/30 * * * * *", sleep_s=1.0, poll="return True")
+    drop(slow, home / "packages", "drain.cloacina")
+    proc = daemons.start()
+    running = wait_for(
+        lambda: [e["id"] for e in executions(home, "drain_flow") if e["status"] == "Running"],
+        what="a run in progress",
+    )
+    assert daemons.stop(proc, signal.SIGTERM) == 0  # drained, then a clean exit
+    states = {e["id"]: e["status"] for e in executions(home, "drain_flow")}
+    assert all(states[r] == "Completed" for r in running), states
+
+    # a task longer than we are willing to wait: the second SIGINT exits 1 at once
+    (home / "config.toml").write_text(
+        FAST_CONFIG.replace("shutdown_timeout_s = 10", "shutdown_timeout_s = 60")
+    )
+    long = write_package(tmp_path, "drain", marker="v2", cron=None, sleep_s=4.0, poll="return True")
+    drop(long, home / "packages", "drain.cloacina")
+    proc = daemons.start()
+    running = wait_for(
+        lambda: [
+            e["id"]
+            for e in executions(home, "drain_flow")
+            if e["status"] == "Running" and e["id"] not in states
+        ],
+        what="a long run in progress",
+    )
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=10) == 1
+    daemons.start()
+    wait_for(
+        lambda: all(
+            e["status"] == "Completed" for e in executions(home, "drain_flow") if e["id"] in running
+        ),
+        timeout=30,
+        what="the interrupted run to complete after the restart",
+    )
