@@ -12,10 +12,12 @@ import signal
 import sys
 
 import psutil
+import pytest
 import trio
 
 from cloacinactl.supervisor import (
     BackoffPolicy,
+    ChildFatal,
     ChildSpec,
     ChildState,
     ExitEvent,
@@ -265,3 +267,18 @@ async def test_forgiven_exits_are_not_fast_crashes() -> None:
             await child.stop()
     assert [(e.returncode, e.requested) for e in events[:3]] == [(3, False)] * 3
     assert child.fast_crashes == 0 and child.restarts == 3
+
+
+async def test_a_spawn_failure_reaches_the_exit_hook() -> None:
+    events: list[ExitEvent] = []
+    policy = BackoffPolicy(initial_s=0.01, max_s=0.01, jitter=0.0, max_fast_crashes=1)
+    child = SupervisedChild(
+        ChildSpec(name="nope", argv=["/nonexistent/program"], backoff=policy),
+        exited=events.append,
+    )
+    with pytest.RaisesGroup(ChildFatal), trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(child.run)  # never ready: run raises ChildFatal
+            await trio.sleep_forever()
+    assert [(e.generation, e.returncode) for e in events] == [(1, 127), (2, 127)]
+    assert child.state is ChildState.FATAL

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 import trio
+from loguru import logger
 
 from cloacinactl.engine.workers import ModuleSource, TaskRequest, WorkerPool
 
@@ -62,3 +64,20 @@ async def pool(nursery: trio.Nursery, counter_file: Path) -> AsyncIterator[Worke
         yield pool
     finally:
         await pool.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_illegal_state_moves() -> Iterator[None]:
+    """Fail the test if a worker's SupervisedChild made a move its state table forbids."""
+    seen: list[str] = []
+    handler = logger.add(
+        lambda message: seen.append(message.record["message"]),
+        level="WARNING",
+        filter=lambda r: "illegal state move" in r["message"],
+    )
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            logger.remove(handler)
+    assert seen == []

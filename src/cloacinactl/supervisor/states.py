@@ -25,7 +25,8 @@ TRANSITIONS: dict[ChildState, frozenset[ChildState]] = {
         {ChildState.STARTING, ChildState.BACKOFF, ChildState.FATAL, ChildState.STOPPED}
     ),
     ChildState.BACKOFF: frozenset({ChildState.STARTING, ChildState.STOPPED}),
-    ChildState.STOPPING: frozenset({ChildState.STOPPED}),
+    # STOPPING → STARTING: restart() ended the generation on purpose.
+    ChildState.STOPPING: frozenset({ChildState.STOPPED, ChildState.STARTING}),
     ChildState.FATAL: frozenset({ChildState.STARTING}),
 }
 
