@@ -214,18 +214,20 @@ def loaded_figures(packages: int, per_package: int, idle_s: float) -> dict[str, 
             assert body["schedules"]["cron"] == packages * per_package
             time.sleep(2)  # settle
             procs = _tree(proc.pid)
-            cpu0 = {p.pid: sum(p.cpu_times()[:2]) for p in procs}
             runs0 = (health(home) or {})["reconciler"]["runs"]
+            # idle CPU with nobody probing (the fallback poll still runs every 500 ms)
+            cpu0 = {p.pid: sum(p.cpu_times()[:2]) for p in procs}
+            time.sleep(idle_s)
+            cpu1 = {p.pid: sum(p.cpu_times()[:2]) for p in procs if p.is_running()}
+            runs1 = (health(home) or {})["reconciler"]["runs"]
+            rss = {p.pid: p.memory_info().rss for p in procs if p.is_running()}
+            # then the no-change passes, read from the health socket
             durations: list[float] = []
-            end = time.monotonic() + idle_s
-            while time.monotonic() < end:
+            for _ in range(20):
                 time.sleep(0.5)
                 rec = (health(home) or {}).get("reconciler", {})
                 if rec.get("last_duration_ms") is not None:
                     durations.append(float(rec["last_duration_ms"]))
-            cpu1 = {p.pid: sum(p.cpu_times()[:2]) for p in procs if p.is_running()}
-            runs1 = (health(home) or {})["reconciler"]["runs"]
-            rss = {p.pid: p.memory_info().rss for p in procs if p.is_running()}
         cpu_s = sum(cpu1[p] - cpu0.get(p, cpu1[p]) for p in cpu1)
         return {
             "startup_s": startup_s,

@@ -38,6 +38,7 @@ from cloacinactl.store.schedules import ScheduleSpec, replace_package_schedules
 class PollTarget:
     """What the worker needs to poll one trigger: the package source and trigger name."""
 
+    package: str
     source: dict[str, Any]
     trigger: str
     function: str | None
@@ -118,7 +119,7 @@ class ScheduleBook:
                     )
                 )
                 ref = f"{trig.module}:{trig.qualname}" if trig.module and trig.qualname else None
-                self.targets[sid] = PollTarget(package.source(), trig.name, ref)
+                self.targets[sid] = PollTarget(name, package.source(), trig.name, ref)
         self._drop_targets(name, keep={p.trigger_id for p in polls})
         self.cron.set_package(name, crons)
         self.poll.set_package(name, polls)
@@ -133,9 +134,8 @@ class ScheduleBook:
         return await trio.to_thread.run_sync(self.store.read, package_names_in_use)
 
     def _drop_targets(self, package: str, keep: set[str]) -> None:
-        live = {t.trigger_id for t in self.poll.triggers() if t.package == package}
-        for tid in list(self.targets):
-            if tid in live and tid not in keep:
+        for tid, target in list(self.targets.items()):
+            if target.package == package and tid not in keep:
                 del self.targets[tid]
 
     def counts(self) -> dict[str, int]:

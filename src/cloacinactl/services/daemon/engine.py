@@ -34,6 +34,7 @@ from cloacinactl.services.daemon.book import PollTarget, ScheduleBook
 from cloacinactl.services.daemon.host import DaemonHost
 from cloacinactl.services.daemon.rows import ACTIVE_STATUSES, execution_counts
 from cloacinactl.services.reconcile import Reconciler, ReconcileService
+from cloacinactl.store import Store
 
 if TYPE_CHECKING:
     from cloacinactl.services.daemon.service import DaemonService
@@ -59,6 +60,7 @@ class SchedulerWorkload:
 
     def __init__(self, *, workers: int | None = None) -> None:
         self.workers = workers or pool_size()
+        self.store: Store | None = None
         self.pool: WorkerPool | None = None
         self.runner: Runner | None = None
         self.cron: CronScheduler | None = None
@@ -77,7 +79,7 @@ class SchedulerWorkload:
     ) -> None:
         config = daemon.config
         settings = config.settings.daemon
-        store = daemon.store
+        store = self.store = daemon.store
         self.shutdown_timeout_s = config.shutdown_timeout_s
         # ps shows "cloacina-daemon: worker 1"
         pool = WorkerPool(self.workers, service="cloacina-daemon")
@@ -190,8 +192,8 @@ class SchedulerWorkload:
             body["errors"] = rec.errors
         if self.host is not None:
             body["workflows"] = self.host.workflow_names()
-        if self.runner is not None and self.runner._store is not None:
-            counts = await trio.to_thread.run_sync(self.runner.store.read, execution_counts)
+        if self.store is not None:
+            counts = await trio.to_thread.run_sync(self.store.read, execution_counts)
             body["active_workflows"] = sum(counts.get(s, 0) for s in ACTIVE_STATUSES)
             body["executions"] = counts
         if self.cron is not None and self.poll is not None:
