@@ -39,6 +39,11 @@ def test_drop_replace_delete(cli, home: Path, daemons: Daemons, tmp_path: Path) 
     body = health(home)
     assert body is not None and body["status"] == "healthy"
     assert body["reconciler"]["packages_loaded"] == 1
+    # `daemon status` (the table a person reads) names each broken package too
+    table = cli("--no-color", "daemon", "status")
+    assert table.returncode == 0, table.stderr
+    assert "garbage.cloacina" in table.stdout and "badimport.cloacina" in table.stdout
+    assert "1 cron" in table.stdout or "0 cron" in table.stdout
     assert body["reconciler"]["last_run_at"] is not None
     assert body["schedules"]["cron"] == 1
     assert body["workflows"] == ["ticker_flow"]
@@ -86,7 +91,7 @@ def test_drop_replace_delete(cli, home: Path, daemons: Daemons, tmp_path: Path) 
 
 
 def test_broken_archive_reported_once_and_poll_trigger_gated(
-    home: Path, daemons: Daemons, tmp_path: Path
+    cli, home: Path, daemons: Daemons, tmp_path: Path
 ) -> None:
     packages = home / "packages"
     (packages / "garbage.cloacina").write_bytes(b"this is not a bzip2 tarball")
@@ -104,6 +109,11 @@ def test_broken_archive_reported_once_and_poll_trigger_gated(
     assert set(errors) == {str(packages / "garbage.cloacina"), str(packages / "badimport.cloacina")}
     assert "boom at import" in errors[str(packages / "badimport.cloacina")]
     assert body["reconciler"]["packages_loaded"] == 1
+    # `daemon status` (the table a person reads) names each broken package too
+    table = cli("--no-color", "daemon", "status")
+    assert table.returncode == 0, table.stderr
+    assert "garbage.cloacina" in table.stdout and "badimport.cloacina" in table.stdout
+    assert "1 cron" in table.stdout or "0 cron" in table.stdout
 
     runs = wait_for(
         lambda: [e for e in executions(home, "gated_flow") if e["status"] == "Completed"][3:],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cloacinactl.errors import EXIT_OK, EXIT_TRANSPORT
@@ -95,8 +96,13 @@ def show_status(ctx: Ctx, row: dict[str, Any]) -> int:
         data["packages_loaded"] = rec.get("packages_loaded")
         data["last_reconciliation"] = rec.get("last_run_at")
         data["active_workflows"] = body.get("active_workflows")
+        data["workflows"] = len(body.get("workflows") or [])
+        data["executions"] = _counts(body.get("executions"))
+        data["schedules"] = _schedules(body.get("schedules"))
+        data["workers"] = _workers(body.get("workers"))
         data["database"] = _db(body)
         data["watch_dirs"] = body.get("watch_dirs")
+        data.update(_errors(body.get("errors")))
     else:
         skip = {"status", "pid", "uptime_seconds", "started_at", "address", "database"}
         data["database"] = _db(body)
@@ -107,6 +113,36 @@ def show_status(ctx: Ctx, row: dict[str, Any]) -> int:
         raise TransportError(f"{row['service']} is not reachable: {row.get('detail')}")
     ctx.render(data)
     return EXIT_OK
+
+
+def _counts(counts: Any) -> str | None:
+    """``{"Completed": 3, "Failed": 1}`` → ``Completed 3, Failed 1``."""
+    if not isinstance(counts, dict) or not counts:
+        return None
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+
+
+def _schedules(sched: Any) -> str | None:
+    if not isinstance(sched, dict):
+        return None
+    text = f"{sched.get('cron', 0)} cron, {sched.get('poll', 0)} poll"
+    if sched.get("next_cron_at"):
+        text += f"; next cron {sched['next_cron_at']}"
+    return text
+
+
+def _workers(workers: Any) -> str | None:
+    if not isinstance(workers, dict):
+        return None
+    ready, total, busy = (workers.get(k, 0) for k in ("ready", "workers", "busy"))
+    return f"{ready}/{total} ready, {busy} busy"
+
+
+def _errors(errors: Any) -> dict[str, str | None]:
+    """One row per broken package (``error: <file>`` → message); ``errors: -`` when none."""
+    if not isinstance(errors, dict) or not errors:
+        return {"errors": None}
+    return {f"error: {Path(path).name}": str(msg) for path, msg in sorted(errors.items())}
 
 
 def _db(body: dict[str, Any]) -> str | None:
