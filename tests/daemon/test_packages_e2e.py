@@ -39,11 +39,6 @@ def test_drop_replace_delete(cli, home: Path, daemons: Daemons, tmp_path: Path) 
     body = health(home)
     assert body is not None and body["status"] == "healthy"
     assert body["reconciler"]["packages_loaded"] == 1
-    # `daemon status` (the table a person reads) names each broken package too
-    table = cli("--no-color", "daemon", "status")
-    assert table.returncode == 0, table.stderr
-    assert "garbage.cloacina" in table.stdout and "badimport.cloacina" in table.stdout
-    assert "1 cron" in table.stdout or "0 cron" in table.stdout
     assert body["reconciler"]["last_run_at"] is not None
     assert body["schedules"]["cron"] == 1
     assert body["workflows"] == ["ticker_flow"]
@@ -113,7 +108,7 @@ def test_broken_archive_reported_once_and_poll_trigger_gated(
     table = cli("--no-color", "daemon", "status")
     assert table.returncode == 0, table.stderr
     assert "garbage.cloacina" in table.stdout and "badimport.cloacina" in table.stdout
-    assert "1 cron" in table.stdout or "0 cron" in table.stdout
+    assert "0 cron, 1 poll" in table.stdout
 
     runs = wait_for(
         lambda: [e for e in executions(home, "gated_flow") if e["status"] == "Completed"][3:],

@@ -180,3 +180,22 @@ def test_sigterm_drains_in_flight_and_second_sigint_leaves_the_rest_recoverable(
         timeout=30,
         what="the interrupted run to complete after the restart",
     )
+
+
+def test_sighup_changes_the_drain_deadline(home: Path, daemons: Daemons, tmp_path: Path) -> None:
+    # shutdown_timeout_s = 10 at start; a SIGHUP lowers it to 1 s, and the next
+    # SIGTERM drains for 1 s (not 10) while a 30 s task is still running.
+    drop(write_package(tmp_path, "slow", sleep_s=30), home / "packages", "slow.cloacina")
+    proc = daemons.start()
+    (home / "config.toml").write_text(
+        FAST_CONFIG.replace("shutdown_timeout_s = 10", "shutdown_timeout_s = 1")
+    )
+    proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reload applied" in daemons.log.read_text(), what="the reload")
+    wait_for(
+        lambda: [e for e in executions(home, "slow_flow") if e["status"] == "Running"],
+        what="a running execution",
+    )
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=8) == 0
+    assert "draining (up to 1.0s)" in daemons.log.read_text()

@@ -274,9 +274,7 @@ def run(ctx: Ctx, args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="cloacina-run-") as tmp:
         loaded = load_target(Path(args.target), Path(tmp), [], args.import_timeout)
         try:
-            result, captured = run_loaded(
-                loaded, args.workflow, context, args.timeout, verbose=ctx.verbose
-            )
+            result, captured = run_loaded(loaded, args.workflow, context, args.timeout)
         finally:
             loaded.unload()
     order = {

@@ -113,28 +113,15 @@ async def execute(
     return result, captured_output(events)
 
 
-def quiet_service_logs(verbose: bool) -> None:
-    """The engine and pool log through loguru (DEBUG by default): keep a CLI run quiet."""
-    if verbose or os.environ.get("RUST_LOG", "").strip():
-        return
-    from loguru import logger
-
-    logger.remove()
-    logger.add(sys.stderr, level="WARNING", format="{level}: {message}")
-
-
 def run_loaded(
     loaded: LoadedPackage,
     workflow: str | None,
     context: dict[str, Any],
     timeout: float,
-    *,
-    verbose: bool = False,
 ) -> tuple[ExecutionResult, dict[str, list[str]]]:
     """Blocking wrapper: run on a temp SQLite database that is removed afterwards."""
     import trio
 
     name = pick_workflow(loaded, workflow)
-    quiet_service_logs(verbose)
     with tempfile.TemporaryDirectory(prefix="cloacina-run-db-") as tmp:
         return trio.run(execute, loaded, name, context, Path(tmp) / "run.db", timeout)

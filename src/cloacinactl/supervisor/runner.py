@@ -94,6 +94,7 @@ C = TypeVar("C", bound=ServiceConfig)
 Reload = Callable[[], Awaitable[LogFilter | None]]
 Status = Callable[[], str]
 Drain = Callable[[], Awaitable[None]]
+DrainTimeout = Callable[[], float]
 
 
 def _refuse_if_running(config: ServiceConfig) -> None:
@@ -124,8 +125,13 @@ def run_service(
     reload: Reload | None = None,
     status: Status | None = None,
     drain: Drain | None = None,
+    drain_timeout: DrainTimeout | None = None,
 ) -> int:
-    """Run ``serve`` as the ``config.service`` service until signalled; the exit status."""
+    """Run ``serve`` as the ``config.service`` service until signalled; the exit status.
+
+    ``drain_timeout`` gives the drain deadline when the drain starts (so a reload
+    can change it); without it ``config.shutdown_timeout_s`` applies.
+    """
     home = config.home
     home.ensure()
     home.ensure_dir(home.logs)
@@ -156,7 +162,8 @@ def run_service(
         logger.warning("cleaned a stale PID file pid={}", pid_file.stale.pid)
     configured = replace(config, runtime=runtime)
     try:
-        return trio.run(_supervise, configured, serve, reload, status, drain)
+        stop = _Stop(timeout_s=drain_timeout or (lambda: configured.shutdown_timeout_s))
+        return trio.run(_supervise, configured, serve, reload, status, drain, stop)
     finally:
         logger.info("{} stopped pid={}", config.service, os.getpid())
         pid_file.release()
@@ -165,6 +172,7 @@ def run_service(
 
 @dataclass
 class _Stop:
+    timeout_s: DrainTimeout
     requested: int = 0
     scope: trio.CancelScope | None = None
 
@@ -175,9 +183,9 @@ async def _supervise(
     reload: Reload | None,
     status: Status | None,
     drain: Drain | None,
+    stop: _Stop,
 ) -> int:
     rt = config.rt
-    stop = _Stop()
     code = 0
     async with trio.open_nursery() as outer:
         outer.start_soon(_signals, config, stop, reload, drain, outer)
@@ -254,11 +262,10 @@ async def _signals(
             if stop.requested > 1:
                 logger.warning("{} during shutdown: exiting now", name)
                 _force_exit(rt)
-            logger.info("{}: draining (up to {}s)", name, config.shutdown_timeout_s)
+            timeout_s = stop.timeout_s()
+            logger.info("{}: draining (up to {}s)", name, timeout_s)
             rt.notifier.stopping("draining")
-            trio.lowlevel.spawn_system_task(
-                _drain_then_cancel, stop, drain, config.shutdown_timeout_s
-            )
+            trio.lowlevel.spawn_system_task(_drain_then_cancel, stop, drain, timeout_s)
 
 
 async def _drain_then_cancel(stop: _Stop, drain: Drain | None, timeout_s: float) -> None:

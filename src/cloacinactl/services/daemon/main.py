@@ -43,6 +43,7 @@ def parse(argv: Sequence[str]) -> DaemonServiceConfig:
         cli_watch_dirs=tuple(normalise_dir(d) for d in args.watch_dir),
         poll_interval_ms=args.poll_interval or settings.daemon.poll_interval_ms,
         cli_poll_interval_ms=args.poll_interval,
+        cli_shutdown_timeout_s=shutdown,
         verbose=bool(args.verbose),
         settings=settings,
     )
@@ -57,6 +58,7 @@ def _run(argv: Sequence[str]) -> int:
         reload=service.reload,
         status=service.status_line,
         drain=service.drain,
+        drain_timeout=service.drain_timeout_s,
     )
 
 

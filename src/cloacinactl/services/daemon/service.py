@@ -36,6 +36,7 @@ class DaemonServiceConfig(ServiceConfig):
     cli_watch_dirs: tuple[Path, ...] = ()
     poll_interval_ms: int = 500
     cli_poll_interval_ms: int | None = None  # --poll-interval wins over config on reload
+    cli_shutdown_timeout_s: float | None = None  # --shutdown-timeout-s likewise
     verbose: bool = False
     settings: Config = field(default_factory=Config)
 
@@ -103,6 +104,10 @@ class DaemonService:
             if store is not None:
                 store.close()
 
+    def drain_timeout_s(self) -> float:
+        """The drain deadline in force now (a SIGHUP may have changed it)."""
+        return self.config.shutdown_timeout_s
+
     async def reload(self) -> LogFilter:
         """SIGHUP: re-read config.toml, update watch dirs, intervals, tell the workloads."""
         settings = await trio.to_thread.run_sync(load_config, self.config.home)
@@ -111,7 +116,9 @@ class DaemonService:
             self.config,
             settings=settings,
             poll_interval_ms=poll_ms,
-            shutdown_timeout_s=float(settings.daemon.shutdown_timeout_s),
+            shutdown_timeout_s=float(
+                self.config.cli_shutdown_timeout_s or settings.daemon.shutdown_timeout_s
+            ),
         )
         self.watch_dirs = self._watch_dirs()
         for workload in self.workloads:
