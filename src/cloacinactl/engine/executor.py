@@ -27,7 +27,7 @@ from cloacinactl.engine.claims import Claimed
 from cloacinactl.engine.fastsql import sql_for
 from cloacinactl.engine.queries import ExecutionResult
 from cloacinactl.engine.registry import DefCache
-from cloacinactl.engine.taskrun import TaskOutcome, TaskRequest, TaskRunner
+from cloacinactl.engine.taskrun import BatchTaskRunner, TaskOutcome, TaskRequest, TaskRunner
 from cloacinactl.errors import CloacinaError
 from cloacinactl.store import Store
 
@@ -202,7 +202,11 @@ class Executor:
                 if self.latencies_ms is not None and claimed.ready_at is not None:
                     self.latencies_ms.append((started - claimed.ready_at).total_seconds() * 1000)
                 self._inflight[claimed.task_pk] = claimed
-                nursery.start_soon(self._run_one, claimed)
+            if result.claimed and isinstance(self.runner, BatchTaskRunner):
+                nursery.start_soon(self._run_batch, self.runner, result.claimed)
+            else:
+                for claimed in result.claimed:
+                    nursery.start_soon(self._run_one, claimed)
             if result.finished:
                 for listener in self._finished_listeners:
                     listener(result.finished)
@@ -248,9 +252,10 @@ class Executor:
             for listener in self._finished_listeners:
                 listener(result.finished)
 
-    async def _run_one(self, claimed: Claimed) -> None:
+    @staticmethod
+    def _request(claimed: Claimed) -> TaskRequest:
         task = claimed.registered.workflow.task(claimed.task_name)
-        request = TaskRequest(
+        return TaskRequest(
             execution_id=claimed.execution_id,
             workflow=claimed.registered.workflow.name,
             task_id=claimed.task_name,
@@ -260,11 +265,32 @@ class Executor:
             function=f"{task.module}:{task.qualname}" if task.module else None,
             timeout_s=task.timeout_s,
         )
+
+    async def _run_one(self, claimed: Claimed) -> None:
         try:
-            outcome = await self.runner.run_task(request)
+            outcome = await self.runner.run_task(self._request(claimed))
         except Exception as exc:  # a runner bug fails this attempt only
             logger.exception("task runner failed")
             outcome = TaskOutcome.failure("internal", f"task runner failed: {exc!r}")
+        self._finish(claimed, outcome)
+
+    async def _run_batch(self, runner: BatchTaskRunner, batch: list[Claimed]) -> None:
+        """Hand a whole claimed batch to the runner (fewer round trips per task)."""
+        pending = dict(enumerate(batch))
+
+        def deliver(index: int, outcome: TaskOutcome) -> None:
+            claimed = pending.pop(index, None)
+            if claimed is not None:
+                self._finish(claimed, outcome)
+
+        try:
+            await runner.run_tasks([self._request(c) for c in batch], deliver)
+        except Exception as exc:  # a runner bug fails the attempts it did not finish
+            logger.exception("task runner failed")
+            for index in list(pending):
+                deliver(index, TaskOutcome.failure("internal", f"task runner failed: {exc!r}"))
+
+    def _finish(self, claimed: Claimed, outcome: TaskOutcome) -> None:
         self._outcomes.append(
             ops.Outcome(
                 claimed.task_pk,

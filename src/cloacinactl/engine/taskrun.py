@@ -12,10 +12,10 @@ from __future__ import annotations
 import importlib
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import trio
 
@@ -50,6 +50,17 @@ class TaskOutcome:
 
 class TaskRunner(Protocol):
     async def run_task(self, request: TaskRequest) -> TaskOutcome: ...
+
+
+DeliverOutcome = Callable[[int, TaskOutcome], None]
+
+
+@runtime_checkable
+class BatchTaskRunner(TaskRunner, Protocol):
+    """A runner that also takes many attempts at once (the worker pool): it calls
+    ``deliver(i, outcome)`` exactly once per ``requests[i]``, as each finishes."""
+
+    async def run_tasks(self, requests: Sequence[TaskRequest], deliver: DeliverOutcome) -> None: ...
 
 
 def _resolve(code: dict[str, Any], function: str | None, task_id: str) -> Callable[..., Any]:

@@ -14,8 +14,13 @@ Usage (trio)::
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
+import trio
+
+from .batch import ChunkSizer, Deliver, run_chunk
 from .core import PoolClosed, PoolCore, RawReply
 from .outcome import TaskError, json_problem
 from .results import LoadResult, Output, TaskRequest, TaskResult, TriggerPoll
@@ -31,6 +36,54 @@ def _error(result: dict[str, Any]) -> TaskError | None:
 
 class WorkerPool(PoolCore):
     """A pool of worker processes; start with ``await nursery.start(pool.serve)``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sizer = ChunkSizer()
+
+    async def run_tasks(self, requests: Sequence[TaskRequest], deliver: Deliver) -> None:
+        """Run many attempts, several per worker round trip when they are quick;
+        ``deliver(i, result)`` is called as each ``requests[i]`` finishes (every one is
+        delivered once, failures included). Same semantics as :meth:`run_task` each."""
+        queue: deque[tuple[int, TaskRequest]] = deque()
+        for index, request in enumerate(requests):
+            problem = json_problem(request.context)
+            if problem is None:
+                queue.append((index, request))
+            else:
+                deliver(index, _bad_input(request, problem))
+        running = 0
+        changed = trio.Event()
+
+        async def one(slot: Any, chunk: list[tuple[int, TaskRequest]]) -> None:
+            nonlocal running, changed
+            try:
+                queue.extend(await run_chunk(self, slot, chunk, deliver, self.sizer))
+            finally:
+                running -= 1
+                changed.set()
+
+        async with trio.open_nursery() as nursery:
+            while queue or running:
+                if not queue:
+                    changed = trio.Event()
+                    await changed.wait()
+                    continue
+                try:
+                    if self._closed:
+                        raise PoolClosed("the worker pool is stopped")
+                    slot = await self._dispatch.acquire(queue[0][1].source.source_id)
+                except PoolClosed as exc:
+                    while queue:
+                        index, request = queue.popleft()
+                        deliver(index, _stopped(request, str(exc)))
+                    continue
+                share = -(-len(queue) // self.size)
+                keys = [(r.workflow, r.task_id) for _, r in list(queue)[:share]]
+                size = self.sizer.size(keys, share)
+                chunk = [queue.popleft() for _ in range(min(size, len(queue)))]
+                running += 1
+                nursery.start_soon(one, slot, chunk)
 
     async def run_task(self, request: TaskRequest) -> TaskResult:
         """Run one task attempt; failures are results (``status == "failed"``), not raises."""
@@ -104,6 +157,28 @@ class WorkerPool(PoolCore):
             captured=captured,
             worker=reply.worker,
         )
+
+
+def _bad_input(request: TaskRequest, problem: str) -> TaskResult:
+    return TaskResult(
+        status="failed",
+        execution_id=request.execution_id,
+        task_id=request.task_id,
+        attempt=request.attempt,
+        error=TaskError(
+            "bad_input", f"input context of task {request.task_id!r} is not JSON: {problem}"
+        ),
+    )
+
+
+def _stopped(request: TaskRequest, reason: str) -> TaskResult:
+    return TaskResult(
+        status="failed",
+        execution_id=request.execution_id,
+        task_id=request.task_id,
+        attempt=request.attempt,
+        error=TaskError("cancelled", f"{reason} before task {request.task_id!r} ran"),
+    )
 
 
 def _load_result(source: Source, reply: RawReply) -> LoadResult:
