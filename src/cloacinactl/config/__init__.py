@@ -7,8 +7,9 @@ pay for all the others on the CLI's start-up path.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cloacinactl.config.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from cloacinactl.config.apikey import resolve_api_key
@@ -59,8 +60,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())

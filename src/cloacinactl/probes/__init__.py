@@ -13,8 +13,9 @@ so ``cloacinactl daemon health`` stays fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cloacinactl.config.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from cloacinactl.probes.daemon import (
@@ -38,15 +39,15 @@ if TYPE_CHECKING:
 # Names load on first use so that importing one light submodule (e.g. for a
 # fast health probe) never pulls in trio or loguru.
 _EXPORTS: dict[str, str] = {
-    "PROBE_PATHS": "cloacinactl.probes.status",
-    "ProcessInfo": "cloacinactl.probes.local",
-    "Where": "cloacinactl.probes.status",
-    "composite_status": "cloacinactl.probes.status",
-    "http_get_json": "cloacinactl.probes.http",
-    "probe_daemon": "cloacinactl.probes.daemon",
-    "probe_service": "cloacinactl.probes.status",
-    "process_info": "cloacinactl.probes.local",
-    "service_status": "cloacinactl.probes.status",
+    "PROBE_PATHS": "status",
+    "ProcessInfo": "local",
+    "Where": "status",
+    "composite_status": "status",
+    "http_get_json": "http",
+    "probe_daemon": "daemon",
+    "probe_service": "status",
+    "process_info": "local",
+    "service_status": "status",
 }
 
 __all__ = [
@@ -62,10 +63,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())

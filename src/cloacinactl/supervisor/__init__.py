@@ -58,8 +58,9 @@ Running a service
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cloacinactl.config.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from cloacinactl.supervisor.backoff import (
@@ -121,41 +122,41 @@ if TYPE_CHECKING:
 # Names load on first use so that importing one light submodule (e.g. for a
 # fast health probe) never pulls in trio or loguru.
 _EXPORTS: dict[str, str] = {
-    "BackoffPolicy": "cloacinactl.supervisor.backoff",
-    "CHILD_LOG_ENV": "cloacinactl.supervisor.logsetup",
-    "ChildFatal": "cloacinactl.supervisor.child",
-    "ChildSpec": "cloacinactl.supervisor.child",
-    "ChildState": "cloacinactl.supervisor.states",
-    "ExitEvent": "cloacinactl.supervisor.child",
-    "LogFile": "cloacinactl.supervisor.logfile",
-    "Notifier": "cloacinactl.supervisor.notify",
-    "PidFile": "cloacinactl.supervisor.pidfile",
-    "PidRecord": "cloacinactl.supervisor.pidfile",
-    "PreparedStart": "cloacinactl.supervisor.child",
-    "RestartPlan": "cloacinactl.supervisor.backoff",
-    "Runtime": "cloacinactl.supervisor.runner",
-    "ServiceConfig": "cloacinactl.supervisor.runner",
-    "ServiceLogging": "cloacinactl.supervisor.logsetup",
-    "StopResult": "cloacinactl.supervisor.control",
-    "SupervisedChild": "cloacinactl.supervisor.child",
-    "child_log_fd": "cloacinactl.supervisor.logsetup",
-    "exit_description": "cloacinactl.supervisor.child",
-    "find_owner": "cloacinactl.supervisor.pidfile",
-    "group_alive": "cloacinactl.supervisor.process",
-    "install_child_logging": "cloacinactl.supervisor.logsetup",
-    "jitter_free": "cloacinactl.supervisor.child",
-    "kill_descendants": "cloacinactl.supervisor.control",
-    "kill_group_now": "cloacinactl.supervisor.process",
-    "lock_held": "cloacinactl.supervisor.pidfile",
-    "plan_restart": "cloacinactl.supervisor.backoff",
-    "read_pid_file": "cloacinactl.supervisor.pidfile",
-    "remove_if_stale": "cloacinactl.supervisor.pidfile",
-    "run_service": "cloacinactl.supervisor.runner",
-    "set_title": "cloacinactl.supervisor.runner",
-    "signal_group": "cloacinactl.supervisor.process",
-    "spawn_group": "cloacinactl.supervisor.process",
-    "stop_service": "cloacinactl.supervisor.control",
-    "terminate_group": "cloacinactl.supervisor.process",
+    "BackoffPolicy": "backoff",
+    "CHILD_LOG_ENV": "logsetup",
+    "ChildFatal": "child",
+    "ChildSpec": "child",
+    "ChildState": "states",
+    "ExitEvent": "child",
+    "LogFile": "logfile",
+    "Notifier": "notify",
+    "PidFile": "pidfile",
+    "PidRecord": "pidfile",
+    "PreparedStart": "child",
+    "RestartPlan": "backoff",
+    "Runtime": "runner",
+    "ServiceConfig": "runner",
+    "ServiceLogging": "logsetup",
+    "StopResult": "control",
+    "SupervisedChild": "child",
+    "child_log_fd": "logsetup",
+    "exit_description": "child",
+    "find_owner": "pidfile",
+    "group_alive": "process",
+    "install_child_logging": "logsetup",
+    "jitter_free": "child",
+    "kill_descendants": "control",
+    "kill_group_now": "process",
+    "lock_held": "pidfile",
+    "plan_restart": "backoff",
+    "read_pid_file": "pidfile",
+    "remove_if_stale": "pidfile",
+    "run_service": "runner",
+    "set_title": "runner",
+    "signal_group": "process",
+    "spawn_group": "process",
+    "stop_service": "control",
+    "terminate_group": "process",
 }
 
 __all__ = [
@@ -197,10 +198,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())

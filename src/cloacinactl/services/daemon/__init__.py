@@ -6,8 +6,9 @@ not pull in the engine and SQLAlchemy.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cloacinactl.config.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from cloacinactl.services.daemon.engine import SchedulerWorkload
@@ -23,8 +24,4 @@ _EXPORTS = {
 __all__ = ["DaemonService", "DaemonServiceConfig", "SchedulerWorkload", "Workload"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())
