@@ -12,14 +12,11 @@ from cloacinactl.errors import UserError
 
 def resolve_database_url(ctx: Ctx, flag: str | None) -> str:
     """--database-url, else $DATABASE_URL, else ``database_url`` in config.toml."""
-    if flag:
-        return flag
-    env = os.environ.get("DATABASE_URL", "").strip()
-    if env:
-        return env
-    configured = ctx.config.database_url
-    if configured:
-        return configured
+    from cloacinactl.config import pick_database_url
+
+    url = pick_database_url(flag, os.environ) or ctx.config.database_url
+    if url:
+        return url
     raise UserError(
         "no database URL",
         hint="pass --database-url, set DATABASE_URL, or run "

@@ -13,6 +13,7 @@ from cloacinactl.config.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from cloacinactl.config.apikey import resolve_api_key
+    from cloacinactl.config.dburl import pick_database_url
     from cloacinactl.config.home import Home
     from cloacinactl.config.loader import load_config, parse_config
     from cloacinactl.config.logfilter import LogFilter, parse_filter, resolve_filter
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "resolve_api_key": "apikey",
+    "pick_database_url": "dburl",
     "Home": "home",
     "load_config": "loader",
     "parse_config": "loader",
@@ -54,6 +56,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "parse_filter",
+    "pick_database_url",
     "resolve_api_key",
     "resolve_filter",
     "resolve_target",

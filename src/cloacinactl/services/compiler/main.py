@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from cloacinactl.config import pick_database_url
 from cloacinactl.services.common import (
     base_fields,
     bind_address,
@@ -44,7 +45,7 @@ def parse(argv: Sequence[str]) -> CompilerServiceConfig:
             help=f"{text} (default {default}).",
         )
     args = parser.parse_args(argv)
-    raw_url = args.database_url or os.environ.get("DATABASE_URL")
+    raw_url = pick_database_url(args.database_url, os.environ)
     fields = base_fields(args, "compiler")
     shutdown = args.shutdown_timeout_s
     return CompilerServiceConfig(

@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from cloacinactl.config import pick_database_url
 from cloacinactl.errors import UserError
 from cloacinactl.services.common import (
     base_fields,
@@ -59,7 +60,7 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
         help="Timeout of the /ready database check (default 2).",
     )
     args = parser.parse_args(argv)
-    raw_url = args.database_url or os.environ.get("DATABASE_URL")
+    raw_url = pick_database_url(args.database_url, os.environ)
     if not raw_url:
         raise UserError(
             "cloacina-server needs a database: no --database-url and DATABASE_URL is not set",
