@@ -36,8 +36,9 @@ from cloacinactl.store import Store
 class ExecutorConfig:
     concurrency: int = 8
     batch_size: int = 256
-    poll_interval_s: float = 0.1
-    heartbeat_interval_s: float = 5.0
+    poll_interval_s: float = 0.1  # first look for out-of-band work after going idle
+    idle_poll_s: float = 5.0  # the look-again interval grows to this while nothing happens
+    heartbeat_interval_s: float = 5.0  # while this engine holds claims; x2 while idle
     stale_after_s: float = 30.0
     max_resets: int = 3
     claimant_id: str = ""
@@ -84,6 +85,8 @@ class Executor:
         self._failures = 0
         self._create_errors: dict[str, Exception] = {}
         self.latencies_ms: list[float] | None = None
+        self._next_due: dt.datetime | None = None  # the earliest future retry_at seen
+        self._dirty = trio.Event()  # set when the writer committed work (SQLite checkpoints)
 
     # -- public API ------------------------------------------------------------------
     def on_finished(self, listener: Listener) -> None:
@@ -149,13 +152,28 @@ class Executor:
     ) -> None:
         task_status.started()
         more = True
+        idle_wait = self.config.poll_interval_s
         while True:
             room = self.config.concurrency - len(self._inflight) if self._claiming else 0
             limit = min(room, self.config.batch_size)
             if not self._creates and not self._outcomes and not (more and limit > 0):
+                # sleep until signalled (a new execution, an outcome, a kick), the next
+                # retry falls due, or the safety tick for work other processes created;
+                # the tick backs off while nothing turns up
+                wait = math.inf
+                if limit > 0:
+                    wait = idle_wait
+                    if self._next_due is not None:
+                        due = (self._next_due - self.clock()).total_seconds()
+                        wait = min(wait, max(0.0, due))
                 self._wake = trio.Event()
-                with trio.move_on_after(self.config.poll_interval_s if limit > 0 else math.inf):
+                with trio.move_on_after(wait) as scope:
                     await self._wake.wait()
+                idle_wait = (
+                    min(self.config.idle_poll_s, idle_wait * 2)
+                    if scope.cancelled_caught
+                    else self.config.poll_interval_s
+                )
                 more = True
                 continue
             creates, self._creates = self._creates, []
@@ -197,6 +215,9 @@ class Executor:
             self.stats["claimed"] += len(result.claimed)
             self.stats["applied"] += result.applied
             more = len(result.claimed) >= limit > 0 or result.made_ready > 0
+            self._next_due = result.next_due
+            if result.claimed or result.applied:
+                self._dirty.set()
             started = self.clock()
             for claimed in result.claimed:
                 if self.latencies_ms is not None and claimed.ready_at is not None:
@@ -309,7 +330,10 @@ class Executor:
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            await trio.sleep(self.config.heartbeat_interval_s)
+            # claims held: refresh them on time; idle: only keep the claimant row alive
+            # and look for orphans of dead engines, at half the rate
+            idle = not self._inflight
+            await trio.sleep(self.config.heartbeat_interval_s * (2 if idle else 1))
             try:
                 await self._db(
                     partial(recovery.heartbeat, claimant_id=self.claimant_id, now=self.clock())
@@ -320,6 +344,9 @@ class Executor:
 
     async def _checkpoint_loop(self) -> None:
         while True:
+            # nothing written, nothing to copy back: an idle engine does not wake for it
+            await self._dirty.wait()
+            self._dirty = trio.Event()
             await trio.sleep(self.config.checkpoint_interval_s)
             try:
                 await trio.to_thread.run_sync(self.store.checkpoint)

@@ -199,6 +199,12 @@ class Sql:
             "AND e.status IN ('Pending', 'Running') ORDER BY t.id LIMIT ?" + lock
         )
 
+    @property
+    def next_retry(self) -> str:
+        return self._ph(
+            f"SELECT MIN(retry_at) FROM {self._t('tasks')} WHERE state = 'Ready' AND retry_at > ?"
+        )
+
     def outputs_of(self, count: int) -> str:
         marks = ", ".join(["?"] * count)
         return self._ph(

@@ -63,6 +63,7 @@ class CycleResult:
     finished: dict[str, ExecutionResult] = field(default_factory=dict)
     applied: int = 0
     made_ready: int = 0
+    next_due: dt.datetime | None = None  # the earliest retry_at still in the future
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,9 @@ def cycle(
         apply_outcomes(conn, sql, outcomes, defs, now, settings, rng, result)
     if claim_limit > 0:
         result.claimed = claim(conn, sql, claimant_id, defs, now, claim_limit)
+        if len(result.claimed) < claim_limit:  # caught up: when is the next retry due?
+            rows = fetch(conn, sql.next_retry, (sql.ts(now),))
+            result.next_due = sql.parse_ts(rows[0][0]) if rows else None
     return result
 
 

@@ -10,8 +10,10 @@ callers lock rows explicitly (``FOR UPDATE [SKIP LOCKED]``). Transient conflicts
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -93,6 +95,7 @@ class Store:
         self.url = url.for_tenant(tenant)
         self.backend = url.backend
         self.schema_name = tenant if url.backend == "postgresql" else "main"
+        self._writer = threading.Lock()
         if self.backend == "sqlite":
             self.engine = _sqlite_engine(self.url)
         else:
@@ -125,13 +128,16 @@ class Store:
     def _tx(self, write: bool) -> Iterator[Connection]:
         with self.engine.connect() as conn:
             if self.backend == "sqlite":
-                conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.exec_driver_sql("ROLLBACK")
-                    raise
-                conn.exec_driver_sql("COMMIT")
+                # writers of this process queue on a lock (woken at once) instead of
+                # in SQLite's busy handler, which sleeps up to 100 ms between tries
+                with self._writer if write else contextlib.nullcontext():
+                    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+                    try:
+                        yield conn
+                    except BaseException:
+                        conn.exec_driver_sql("ROLLBACK")
+                        raise
+                    conn.exec_driver_sql("COMMIT")
             else:
                 with conn.begin():
                     yield conn
