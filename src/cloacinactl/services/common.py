@@ -6,11 +6,15 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from cloacinactl import __version__
 from cloacinactl.config.home import Home
 from cloacinactl.config.logfilter import LogFilter, resolve_filter
 from cloacinactl.errors import CloacinaError, UsageError, UserError
+
+if TYPE_CHECKING:
+    from cloacinactl.supervisor import Runtime
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
@@ -106,6 +110,39 @@ def base_fields(
         "log_retention_days": args.log_retention_days,
         "log_max_bytes": args.log_max_bytes,
         "detach": bool(args.detach),
+    }
+
+
+def add_bind_flag(parser: argparse.ArgumentParser, port: int) -> None:
+    """``--bind HOST:PORT`` of the HTTP services (server, compiler)."""
+    parser.add_argument(
+        "--bind",
+        type=bind_address,
+        default=("127.0.0.1", port),
+        metavar="ADDR",
+        help=f"Listen address (default 127.0.0.1:{port}; port 0 picks a free port).",
+    )
+
+
+def http_fields(args: argparse.Namespace, service: str) -> dict[str, Any]:
+    """:func:`base_fields` plus what the HTTP services take alike: drain deadline, bind, -v."""
+    shutdown = args.shutdown_timeout_s
+    return {
+        **base_fields(args, service),
+        "shutdown_timeout_s": 30.0 if shutdown is None else shutdown,
+        "host": args.bind[0],
+        "port": args.bind[1],
+        "verbose": bool(args.verbose),
+    }
+
+
+def runtime_status(rt: Runtime) -> dict[str, Any]:
+    """The identity every health body starts with: pid, uptime, start time, version."""
+    return {
+        "pid": rt.pid,
+        "uptime_seconds": round(rt.uptime_s, 3),
+        "started_at": rt.started_at,
+        "version": __version__,
     }
 
 

@@ -1,4 +1,4 @@
-"""Serving an ASGI app with hypercorn's trio worker; FastAPI errors as JSON."""
+"""Serving an ASGI app with hypercorn's trio worker; FastAPI errors as JSON; the probe app."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+
+from cloacinactl import __version__
 
 
 def error_body(message: str, code: str) -> dict[str, str]:
@@ -31,6 +33,18 @@ def install_json_errors(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(error_body("internal error", "internal"), status_code=500)
+
+
+def probe_app(title: str) -> FastAPI:
+    """A FastAPI app with JSON errors and the liveness probe ``GET /health`` (no database)."""
+    app = FastAPI(title=title, version=__version__, docs_url=None, redoc_url=None)
+    install_json_errors(app)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
 
 
 async def serve_http(

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from cloacinactl.config import pick_database_url
 from cloacinactl.services.common import (
-    base_fields,
-    bind_address,
+    add_bind_flag,
+    http_fields,
     new_parser,
     positive_int,
     run_entry,
@@ -21,13 +21,7 @@ from cloacinactl.supervisor import run_service
 
 def parse(argv: Sequence[str]) -> CompilerServiceConfig:
     parser = new_parser("cloacina-compiler", "Cloacina package build service (foreground).")
-    parser.add_argument(
-        "--bind",
-        type=bind_address,
-        default=("127.0.0.1", 9000),
-        metavar="ADDR",
-        help="Listen address (default 127.0.0.1:9000; port 0 picks a free port).",
-    )
+    add_bind_flag(parser, 9000)
     parser.add_argument(
         "--database-url", metavar="URL", help="Database URL (default: $DATABASE_URL)."
     )
@@ -46,19 +40,13 @@ def parse(argv: Sequence[str]) -> CompilerServiceConfig:
         )
     args = parser.parse_args(argv)
     raw_url = pick_database_url(args.database_url, os.environ)
-    fields = base_fields(args, "compiler")
-    shutdown = args.shutdown_timeout_s
     return CompilerServiceConfig(
-        **fields,
-        shutdown_timeout_s=30.0 if shutdown is None else shutdown,
-        host=args.bind[0],
-        port=args.bind[1],
+        **http_fields(args, "compiler"),
         database_url=parse_database_url(raw_url) if raw_url else None,
         poll_interval_ms=args.poll_interval_ms,
         heartbeat_interval_s=args.heartbeat_interval_s,
         stale_threshold_s=args.stale_threshold_s,
         sweep_interval_s=args.sweep_interval_s,
-        verbose=bool(args.verbose),
     )
 
 

@@ -11,9 +11,9 @@ import trio
 from fastapi import FastAPI
 from loguru import logger
 
-from cloacinactl import __version__
 from cloacinactl.config.logfilter import LogFilter, resolve_filter
-from cloacinactl.services.http import install_json_errors, serve_http
+from cloacinactl.services.common import runtime_status
+from cloacinactl.services.http import probe_app, serve_http
 from cloacinactl.store.urls import DatabaseUrl
 from cloacinactl.supervisor import ServiceConfig
 
@@ -46,12 +46,7 @@ class CompilerService:
         self.figures: dict[str, Any] = {"builds_in_flight": 0, "builds_completed": 0}
 
     def app(self) -> FastAPI:
-        app = FastAPI(title="cloacina-compiler", version=__version__, docs_url=None, redoc_url=None)
-        install_json_errors(app)
-
-        @app.get("/health")
-        async def health() -> dict[str, str]:
-            return {"status": "ok"}
+        app = probe_app("cloacina-compiler")
 
         @app.get("/v1/status")
         async def status() -> dict[str, Any]:
@@ -64,10 +59,7 @@ class CompilerService:
         c = self.config
         return {
             "status": "healthy",
-            "pid": rt.pid,
-            "uptime_seconds": round(rt.uptime_s, 3),
-            "started_at": rt.started_at,
-            "version": __version__,
+            **runtime_status(rt),
             "address": self.address,
             "database": {
                 "backend": c.database_url.backend if c.database_url else None,

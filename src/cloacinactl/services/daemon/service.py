@@ -20,9 +20,9 @@ from typing import Any, Protocol
 import trio
 from loguru import logger
 
-from cloacinactl import __version__
 from cloacinactl.config import Config, load_config
 from cloacinactl.config.logfilter import LogFilter, resolve_filter
+from cloacinactl.services.common import runtime_status
 from cloacinactl.services.daemon.health import serve_health_socket
 from cloacinactl.services.reconcile import merge_watch_dirs
 from cloacinactl.store import Store, open_store
@@ -155,10 +155,7 @@ class DaemonService:
         connected = await self.database_connected()
         body: dict[str, Any] = {
             "status": "healthy" if connected else "unhealthy",
-            "pid": rt.pid,
-            "uptime_seconds": round(rt.uptime_s, 3),
-            "started_at": rt.started_at,
-            "version": __version__,
+            **runtime_status(rt),
             "database": {
                 "connected": connected,
                 "backend": "sqlite",

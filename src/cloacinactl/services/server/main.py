@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from cloacinactl.config import pick_database_url
 from cloacinactl.errors import UserError
 from cloacinactl.services.common import (
-    base_fields,
-    bind_address,
+    add_bind_flag,
     env_bool,
+    http_fields,
     new_parser,
     non_negative_float,
     positive_int,
@@ -24,13 +24,7 @@ from cloacinactl.supervisor import run_service
 
 def parse(argv: Sequence[str]) -> ServerServiceConfig:
     parser = new_parser("cloacina-server", "Cloacina HTTP API server (foreground).")
-    parser.add_argument(
-        "--bind",
-        type=bind_address,
-        default=("127.0.0.1", 8080),
-        metavar="ADDR",
-        help="Listen address (default 127.0.0.1:8080; port 0 picks a free port).",
-    )
+    add_bind_flag(parser, 8080)
     parser.add_argument(
         "--database-url", metavar="URL", help="Database URL (default: $DATABASE_URL; required)."
     )
@@ -71,19 +65,13 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
         require = env_bool(
             "CLOACINA_REQUIRE_SIGNATURES", os.environ.get("CLOACINA_REQUIRE_SIGNATURES")
         )
-    fields = base_fields(args, "server")
-    shutdown = args.shutdown_timeout_s
     return ServerServiceConfig(
-        **fields,
-        shutdown_timeout_s=30.0 if shutdown is None else shutdown,
-        host=args.bind[0],
-        port=args.bind[1],
+        **http_fields(args, "server"),
         database_url=parse_database_url(raw_url),
         bootstrap_key=args.bootstrap_key or os.environ.get("CLOACINA_BOOTSTRAP_KEY") or None,
         require_signatures=bool(require),
         reconcile_interval_s=args.reconcile_interval_s,
         db_check_timeout_s=args.db_check_timeout_s,
-        verbose=bool(args.verbose),
     )
 
 

@@ -13,10 +13,10 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from loguru import logger
 
-from cloacinactl import __version__
 from cloacinactl.config.logfilter import LogFilter, resolve_filter
+from cloacinactl.services.common import runtime_status
 from cloacinactl.services.dbcheck import DbCheck, check_database
-from cloacinactl.services.http import error_body, install_json_errors, serve_http
+from cloacinactl.services.http import error_body, probe_app, serve_http
 from cloacinactl.store.urls import DatabaseUrl
 from cloacinactl.supervisor import ServiceConfig
 
@@ -50,12 +50,7 @@ class ServerService:
         return await anyio.to_thread.run_sync(check_database, url, self.config.db_check_timeout_s)
 
     def app(self) -> FastAPI:
-        app = FastAPI(title="cloacina-server", version=__version__, docs_url=None, redoc_url=None)
-        install_json_errors(app)
-
-        @app.get("/health")
-        async def health() -> dict[str, str]:
-            return {"status": "ok"}
+        app = probe_app("cloacina-server")
 
         @app.get("/ready", response_model=None)
         async def ready() -> dict[str, Any] | JSONResponse:
@@ -79,10 +74,7 @@ class ServerService:
         url = self.config.database_url
         return {
             "status": "healthy" if db.connected else "unhealthy",
-            "pid": rt.pid,
-            "uptime_seconds": round(rt.uptime_s, 3),
-            "started_at": rt.started_at,
-            "version": __version__,
+            **runtime_status(rt),
             "address": self.address,
             "database": {
                 "connected": db.connected,
