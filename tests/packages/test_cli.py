@@ -306,3 +306,24 @@ def test_build_rust_folder_runs_cargo(cli: Any, tmp_path: Path) -> None:
     r = cli("package", "build", str(root))
     assert r.returncode == 1
     assert "cargo build failed" in r.stderr
+
+
+@pytest.mark.parametrize("release", [False, True])
+def test_build_rust_folder_builds_with_cargo(cli: Any, tmp_path: Path, release: bool) -> None:
+    import shutil
+
+    if shutil.which("cargo") is None:
+        pytest.skip("cargo is not installed")
+    root = tmp_path / "rusty"
+    (root / "src").mkdir(parents=True)
+    (root / "package.toml").write_text('[package]\nname = "rusty"\nversion = "0.1.0"\n')
+    (root / "Cargo.toml").write_text(
+        '[package]\nname = "rusty"\nversion = "0.1.0"\nedition = "2021"\n'
+        '\n[lib]\npath = "src/lib.rs"\n'
+    )
+    (root / "src" / "lib.rs").write_text("pub fn answer() -> u32 { 42 }\n")
+    args = ["package", "build", str(root)] + (["--release"] if release else [])
+    r = cli(*args, env={"CARGO_NET_OFFLINE": "true"}, timeout=300)
+    assert r.returncode == 0, r.stderr
+    profile = "release" if release else "debug"
+    assert (root / "target" / profile / "librusty.rlib").is_file()
