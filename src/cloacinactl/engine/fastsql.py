@@ -10,14 +10,37 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+
+
+def _make_dumps() -> Callable[[Any], str]:
+    """The stdlib's C encoder built once (``JSONEncoder.encode`` builds one per call,
+    which costs as much as encoding a small event); the pure-Python one otherwise."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return _encoder.encode
+    encode = make(
+        None,  # no circularity check: values come from JSON or from the engine itself
+        _encoder.default,
+        json.encoder.encode_basestring_ascii,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        True,
+    )
+    return lambda value: "".join(encode(value, 0))
+
+
+_dumps = _make_dumps()
 
 
 def dumps(value: Any) -> str | None:

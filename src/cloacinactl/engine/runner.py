@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import random
 import threading
 import time
 import uuid
@@ -92,6 +93,7 @@ class Runner:
         self._thread: threading.Thread | None = None
         self._token: trio.lowlevel.TrioToken | None = None
         self._thread_error: BaseException | None = None
+        self._ids = random.Random(os.urandom(32))
 
     # ------------------------------------------------------------------ trio API
     @property
@@ -199,7 +201,9 @@ class Runner:
             defs.set_active(reg, time.monotonic() + ACTIVE_TTL_S)
         if reg.paused:
             raise UserError(f"workflow {workflow!r} is paused")
-        eid = str(uuid.uuid4())
+        # random.SystemRandom-seeded generator: no getrandom() syscall (a GIL hand-off to
+        # the busy database thread) per execution
+        eid = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
         self._done[eid] = trio.Event()
         await self.executor.create(ops.NewExecution(eid, reg, ctx, origin))
         return eid

@@ -89,21 +89,25 @@ class InProcessTaskRunner:
 
     def __init__(self, *, inline: bool = False) -> None:
         self.inline = inline
-        self._cache: dict[tuple[str, str, str | None], Callable[..., Any]] = {}
+        self._cache: dict[tuple[str, str, str | None], tuple[Callable[..., Any], bool]] = {}
 
     async def run_task(self, request: TaskRequest) -> TaskOutcome:
         key = (request.workflow, request.task_id, request.function)
-        try:
-            func = self._cache.get(key) or _resolve(request.code, request.function, request.task_id)
-            self._cache[key] = func
-        except Exception as exc:  # user code import: any error fails the attempt
-            return TaskOutcome.failure("not_found", f"cannot load task: {exc!r}")
-        from cloacinactl.engine.workers.calling import TaskHandle, call_task
+        from cloacinactl.engine.workers.calling import TaskHandle, call_task, wants_handle
+
+        cached = self._cache.get(key)
+        if cached is None:
+            try:
+                func = _resolve(request.code, request.function, request.task_id)
+            except Exception as exc:  # user code import: any error fails the attempt
+                return TaskOutcome.failure("not_found", f"cannot load task: {exc!r}")
+            cached = self._cache[key] = (func, wants_handle(func))
+        func, pass_handle = cached
 
         handle = TaskHandle(
             request.execution_id, request.workflow, request.task_id, request.attempt, 0
         )
-        call = partial(call_task, func, dict(request.context), handle)
+        call = partial(call_task, func, dict(request.context), handle, pass_handle=pass_handle)
         if self.inline:  # no timeout: a synchronous call cannot be interrupted here
             output, error = call()
         else:

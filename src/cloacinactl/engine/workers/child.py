@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import protocol
-from .calling import TaskHandle, call_task, call_trigger
+from .calling import TaskHandle, call_task, call_trigger, wants_handle
 from .capture import Capture, remove_capture
 from .loader import LoadedSource, NotFound, SourceCache
 from .outcome import TaskError, error_from_exception
@@ -41,6 +41,7 @@ class Worker:
         self.index = index
         self.capture = capture
         self.cache = SourceCache()
+        self._wants_handle: dict[Any, bool] = {}  # per task function, inspected once
 
     def handle(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         """Serve one request; user-code failures are results, not exceptions."""
@@ -94,12 +95,28 @@ class Worker:
         except (NotFound, ImportError) as exc:
             return {"status": "failed", "output": None, "error": _not_found(exc)}
         on_success, on_failure = loaded.task_callbacks(handle.workflow, handle.task_id, function)
-        output, error = call_task(function, args.get("context", {}), handle, on_success, on_failure)
+        output, error = call_task(
+            function,
+            args.get("context", {}),
+            handle,
+            on_success,
+            on_failure,
+            pass_handle=self._pass_handle(function),
+        )
         return {
             "status": "completed" if error is None else "failed",
             "output": output,
             "error": None if error is None else error.to_dict(),
         }
+
+    def _pass_handle(self, function: Any) -> bool:
+        try:
+            cached = self._wants_handle.get(function)
+        except TypeError:  # an unhashable callable: inspect every time
+            return wants_handle(function)
+        if cached is None:
+            cached = self._wants_handle[function] = wants_handle(function)
+        return cached
 
     @staticmethod
     def _poll_trigger(loaded: LoadedSource, name: str, function_ref: str | None) -> dict[str, Any]:
