@@ -23,7 +23,9 @@ def test_linear_pipeline(tmp_path: Path) -> None:
         assert [t.id for t in wf.tasks] == ["ingest", "clean", "report"]
         assert {p.name: p.default for p in wf.params} == {"sensor": "greenhouse-1", "samples": 24}
         assert wf.content_hash == loaded.identity.sha256
-        assert loaded.triggers() == []
+        (trigger,) = loaded.triggers()
+        assert (trigger.name, trigger.cron) == ("every_half_minute", "*/30 * * * * *")
+        assert trigger.workflow == "linear_pipeline"
         assert loaded.root.is_dir()
     finally:
         loaded.unload()
@@ -38,6 +40,12 @@ def test_fan_out_fan_in(tmp_path: Path) -> None:
     assert tasks["fetch_rates"].retry.max_attempts == 3
     rule = tasks["audit"].trigger_rule
     assert rule is not None and rule.conditions[0].key == "audit"
+    (trigger,) = loaded.triggers()
+    assert (trigger.cron, trigger.timezone, trigger.workflow) == (
+        "5/20 * * * * *",
+        "UTC",
+        "fan_out_fan_in",
+    )
     loaded.unload()
 
 

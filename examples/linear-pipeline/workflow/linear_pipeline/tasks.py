@@ -55,3 +55,8 @@ def report(context):
         },
     )
     return context
+
+
+@cloaca.trigger(name="every_half_minute", cron="*/30 * * * * *")
+def every_half_minute():
+    """Run the pipeline at :00 and :30 of every minute (6 fields: seconds first)."""
