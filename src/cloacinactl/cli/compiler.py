@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from cloacinactl.cli.daemon import PROBE_TIMEOUT_S, add_stop_flags, show_status, stop_verb
-from cloacinactl.errors import EXIT_OK, EXIT_TRANSPORT
+from cloacinactl.cli.lifecycle import (
+    add_stop_flags,
+    http_health,
+    start_argv,
+    status_verb,
+    stop_verb,
+)
 
 if TYPE_CHECKING:
     from cloacinactl.cli.context import Ctx
@@ -24,16 +29,7 @@ def start(ctx: Ctx, args: argparse.Namespace) -> int | None:
     """
     from cloacinactl.supervisor.control import exec_service
 
-    argv = ["--home", str(ctx.home.root), *(["-v"] if ctx.verbose else [])]
-    if args.bind is not None:
-        argv += ["--bind", args.bind]
-    if args.database_url is not None:
-        argv += ["--database-url", args.database_url]
-    for name in TUNING:
-        value = getattr(args, name)
-        if value is not None:
-            argv += ["--" + name.replace("_", "-"), str(value)]
-    exec_service("compiler", argv)
+    exec_service("compiler", start_argv(ctx, args, ("bind", "database_url", *TUNING)))
     return None
 
 
@@ -58,16 +54,12 @@ def status(ctx: Ctx, args: argparse.Namespace) -> int:
     Probes [compiler] local_addr (default 127.0.0.1:9000, or the address the
     local compiler recorded). Exit 2 when unreachable.
     """
-    from cloacinactl.probes.status import service_status
-
-    return show_status(ctx, service_status(ctx.home, where(ctx), PROBE_TIMEOUT_S))
+    return status_verb(ctx, where(ctx))
 
 
 def health(ctx: Ctx, args: argparse.Namespace) -> int:
     """Terse GET /health: no output; exit 0 if up, 2 otherwise."""
-    from cloacinactl.probes.status import health_ok
-
-    return EXIT_OK if health_ok(where(ctx), PROBE_TIMEOUT_S) else EXIT_TRANSPORT
+    return http_health(where(ctx))
 
 
 def register(noun: Noun) -> None:

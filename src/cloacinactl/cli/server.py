@@ -5,13 +5,26 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from cloacinactl.cli.daemon import PROBE_TIMEOUT_S, add_stop_flags, show_status, stop_verb
-from cloacinactl.errors import EXIT_OK, EXIT_TRANSPORT
+from cloacinactl.cli.lifecycle import (
+    add_stop_flags,
+    http_health,
+    start_argv,
+    status_verb,
+    stop_verb,
+)
 
 if TYPE_CHECKING:
     from cloacinactl.cli.context import Ctx
     from cloacinactl.cli.framework import Noun
     from cloacinactl.probes.status import Where
+
+START_FLAGS = (
+    "bind",
+    "database_url",
+    "bootstrap_key",
+    "require_signatures",
+    "reconcile_interval_s",
+)
 
 
 def start(ctx: Ctx, args: argparse.Namespace) -> int | None:
@@ -24,18 +37,7 @@ def start(ctx: Ctx, args: argparse.Namespace) -> int | None:
     """
     from cloacinactl.supervisor.control import exec_service
 
-    argv = ["--home", str(ctx.home.root), *(["-v"] if ctx.verbose else [])]
-    if args.bind is not None:
-        argv += ["--bind", args.bind]
-    if args.database_url is not None:
-        argv += ["--database-url", args.database_url]
-    if args.bootstrap_key is not None:
-        argv += ["--bootstrap-key", args.bootstrap_key]
-    if args.require_signatures:
-        argv.append("--require-signatures")
-    if args.reconcile_interval_s is not None:
-        argv += ["--reconcile-interval-s", str(args.reconcile_interval_s)]
-    exec_service("server", argv)
+    exec_service("server", start_argv(ctx, args, START_FLAGS))
     return None
 
 
@@ -60,16 +62,12 @@ def status(ctx: Ctx, args: argparse.Namespace) -> int:
     Probes --server, else the profile's URL, else the address the local server
     recorded in server.pid (default 127.0.0.1:8080). Exit 2 when unreachable.
     """
-    from cloacinactl.probes.status import service_status
-
-    return show_status(ctx, service_status(ctx.home, where(ctx), PROBE_TIMEOUT_S))
+    return status_verb(ctx, where(ctx))
 
 
 def health(ctx: Ctx, args: argparse.Namespace) -> int:
     """Terse GET /health: no output; exit 0 if up, 2 otherwise."""
-    from cloacinactl.probes.status import health_ok
-
-    return EXIT_OK if health_ok(where(ctx), PROBE_TIMEOUT_S) else EXIT_TRANSPORT
+    return http_health(where(ctx))
 
 
 def register(noun: Noun) -> None:
