@@ -15,10 +15,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from cloacinactl.engine.events import EventLog, EventType, lock_executions
+from cloacinactl.engine.events import EventLog, EventType, ExecRow, lock_executions
 from cloacinactl.engine.fastsql import Sql, fetch, many
 from cloacinactl.engine.model import ExecutionStatus
 from cloacinactl.engine.registry import DefCache, Registered
+
+PENDING = ExecutionStatus.PENDING.value
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,16 @@ def claim(
     defs: DefCache,
     now: dt.datetime,
     limit: int,
+    *,
+    log: EventLog | None = None,
+    locked: dict[str, ExecRow] | None = None,
 ) -> list[Claimed]:
-    """Atomically take up to ``limit`` due Ready tasks (SKIP LOCKED on PostgreSQL)."""
+    """Atomically take up to ``limit`` due Ready tasks (SKIP LOCKED on PostgreSQL).
+
+    ``log``/``locked``: the cycle's event log and the execution rows it already
+    locked in this transaction (they are not locked or read again); without a
+    ``log`` the events are written here.
+    """
     # PostgreSQL: lock the task AND its execution without waiting; a claim never blocks
     # on a row another engine holds, so claims cannot join a deadlock cycle
     ids = [r[0] for r in fetch(conn, sql.pick_ready, (sql.ts(now), limit))]
@@ -70,12 +80,20 @@ def claim(
             conn, sql.claim_tasks(len(ids)), (claimant_id, at, at, *ids)
         )
     ]
-    execs = lock_executions(conn, sql, (r.execution_id for r in rows))
-    log = EventLog(now)
+    known = locked or {}
+    execs = {eid: known[eid] for eid in {r.execution_id for r in rows} if eid in known}
+    fresh = lock_executions(
+        conn, sql, (r.execution_id for r in rows if r.execution_id not in known)
+    )
+    execs.update(fresh)
+    own_log = log is None
+    if log is None:
+        log = EventLog(now)
     started: list[tuple[Any, ...]] = []
     for eid, ex in execs.items():
-        log.track(eid, ex.next_seq)
-        if ex.status == ExecutionStatus.PENDING.value:
+        if not log.tracked(eid):  # (executions created this cycle are tracked already)
+            log.track(eid, ex.next_seq)
+        if ex.status == PENDING:
             started.append((sql.ts(now), eid))
             log.add(
                 eid,
@@ -105,5 +123,6 @@ def claim(
             )
         )
     many(conn, sql.start_execution, started)
-    log.flush(conn, sql)
+    if own_log:
+        log.flush(conn, sql)
     return claimed

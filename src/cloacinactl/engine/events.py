@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection
@@ -60,7 +61,8 @@ class EventLog:
     ) -> None:
         seq = self._next[execution_id]
         self._next[execution_id] = seq + 1
-        self._rows.append((execution_id, seq, event_type.value, task_name, data or {}))
+        # str(): the plain value, cheaper than Enum.value on the hot path
+        self._rows.append((execution_id, seq, str(event_type), task_name, data or {}))
 
     def flush(self, conn: Connection, sql: Sql, *, update_seq: bool = True) -> int:
         """Insert the collected events and persist each execution's next number."""
@@ -79,17 +81,35 @@ class EventLog:
 
 @dataclass(frozen=True)
 class ExecRow:
-    """The execution columns the engine needs while it holds the row lock."""
+    """The execution columns the engine needs while it holds the row lock.
+
+    The input context and times are parsed on first use: most lockers (claims,
+    outcomes of unfinished executions) never read them.
+    """
 
     id: str
     workflow_name: str
     workflow_version: str
     status: str
     next_seq: int
-    input_context: dict[str, Any]
+    raw_input: str | None
     trigger_origin: str
-    created_at: dt.datetime | None
-    started_at: dt.datetime | None
+    raw_created: Any
+    raw_started: Any
+    parse_ts: Callable[[Any], dt.datetime | None]
+
+    @cached_property
+    def input_context(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.raw_input) if self.raw_input else {}
+        return value
+
+    @property
+    def created_at(self) -> dt.datetime | None:
+        return self.parse_ts(self.raw_created)
+
+    @property
+    def started_at(self) -> dt.datetime | None:
+        return self.parse_ts(self.raw_started)
 
 
 def lock_executions(conn: Connection, sql: Sql, execution_ids: Iterable[str]) -> dict[str, ExecRow]:
@@ -101,14 +121,6 @@ def lock_executions(conn: Connection, sql: Sql, execution_ids: Iterable[str]) ->
         for row in fetch(conn, sql.lock_executions(len(chunk)), chunk):
             eid, name, version, status, seq, ctx, origin, created, started = row
             out[eid] = ExecRow(
-                eid,
-                name,
-                version,
-                status,
-                seq,
-                json.loads(ctx) if ctx else {},
-                origin,
-                sql.parse_ts(created),
-                sql.parse_ts(started),
+                eid, name, version, status, seq, ctx, origin, created, started, sql.parse_ts
             )
     return out

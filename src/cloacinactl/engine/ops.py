@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from cloacinactl.engine import retry, transitions
 from cloacinactl.engine.claims import Claimed, claim
-from cloacinactl.engine.events import EventLog, EventType, lock_executions
+from cloacinactl.engine.events import EventLog, EventType, ExecRow, lock_executions
 from cloacinactl.engine.fastsql import Sql, dumps, fetch, many
 from cloacinactl.engine.model import ExecutionStatus, TaskState
 from cloacinactl.engine.queries import ExecutionResult, TaskResult
@@ -79,12 +79,19 @@ def _err_text(error: dict[str, Any] | None) -> str:
 
 # ---------------------------------------------------------------- creation
 def create_executions(
-    conn: Connection, sql: Sql, items: Sequence[NewExecution], now: dt.datetime
+    conn: Connection,
+    sql: Sql,
+    items: Sequence[NewExecution],
+    now: dt.datetime,
+    log: EventLog | None = None,
 ) -> None:
-    """Insert executions (Pending), their tasks, and the first Ready/Skipped transitions."""
+    """Insert executions (Pending), their tasks, and the first Ready/Skipped transitions
+    (events go to ``log`` when given, else they are written here)."""
     if not items:
         return
-    log = EventLog(now)
+    own_log = log is None
+    if log is None:
+        log = EventLog(now)
     at = sql.ts(now)
     exec_rows: list[tuple[Any, ...]] = []
     task_rows: list[tuple[Any, ...]] = []
@@ -118,7 +125,8 @@ def create_executions(
         )
     many(conn, sql.insert_execution, exec_rows)
     many(conn, sql.insert_task, task_rows)
-    log.flush(conn, sql)
+    if own_log:
+        log.flush(conn, sql)
 
 
 # ---------------------------------------------------------------- the cycle
@@ -135,16 +143,23 @@ def cycle(
     settings: Settings = Settings(),
     rng: random.Random | None = None,
 ) -> CycleResult:
-    """One write transaction: create, apply outcomes, advance, then claim."""
+    """One write transaction: create, apply outcomes, advance, then claim (all events
+    in one batch at the end)."""
     result = CycleResult()
-    create_executions(conn, sql, create, now)
+    log = EventLog(now)
+    create_executions(conn, sql, create, now, log)
+    locked: dict[str, ExecRow] = {}
     if outcomes:
-        apply_outcomes(conn, sql, outcomes, defs, now, settings, rng, result)
+        locked = apply_outcomes(conn, sql, outcomes, defs, now, settings, rng, result, log)
     if claim_limit > 0:
-        result.claimed = claim(conn, sql, claimant_id, defs, now, claim_limit)
-        if len(result.claimed) < claim_limit:  # caught up: when is the next retry due?
-            rows = fetch(conn, sql.next_retry, (sql.ts(now),))
-            result.next_due = sql.parse_ts(rows[0][0]) if rows else None
+        result.claimed = claim(
+            conn, sql, claimant_id, defs, now, claim_limit, log=log, locked=locked
+        )
+    log.flush(conn, sql)
+    if claim_limit > 0 and len(result.claimed) < claim_limit:
+        # caught up: when is the next retry due?
+        rows = fetch(conn, sql.next_retry, (sql.ts(now),))
+        result.next_due = sql.parse_ts(rows[0][0]) if rows else None
     return result
 
 
@@ -193,17 +208,26 @@ def apply_outcomes(
     settings: Settings,
     rng: random.Random | None,
     result: CycleResult,
-) -> None:
+    log: EventLog | None = None,
+) -> dict[str, ExecRow]:
+    """Record finished attempts / recovery verdicts and advance their executions;
+    returns the execution rows locked (events go to ``log``, else written here)."""
     execs = lock_executions(conn, sql, (o.execution_id for o in outcomes))
     tasks = _load_tasks(conn, sql, execs)
-    log = EventLog(now)
+    own_log = log is None
+    if log is None:
+        log = EventLog(now)
     for eid, row in execs.items():
-        log.track(eid, row.next_seq)
+        if not log.tracked(eid):
+            log.track(eid, row.next_seq)
     at = sql.ts(now)
     task_updates: list[tuple[Any, ...]] = []
     new_outputs: list[tuple[Any, ...]] = []
     fresh_outputs: dict[str, dict[str, Any]] = defaultdict(dict)
     touched: set[str] = set()
+
+    def ts(value: dt.datetime | None) -> Any:
+        return at if value is now else sql.ts(value)
 
     def upd(t: dict[str, Any], **changes: Any) -> None:
         t.update(changes)
@@ -211,11 +235,11 @@ def apply_outcomes(
             (
                 t["state"],
                 t["attempt"],
-                sql.ts(t.get("retry_at")),
+                ts(t.get("retry_at")),
                 t["claimant_id"],
                 t["reset_count"],
                 t.get("error"),
-                sql.ts(t.get("completed_at")),
+                ts(t.get("completed_at")),
                 t["id"],
             )
         )
@@ -258,15 +282,16 @@ def apply_outcomes(
                 **(o.captured or {}),
             }
             if decision.retry and not cancelled:
-                at = now + dt.timedelta(milliseconds=decision.delay_ms)
+                # (not ``at``: that is this cycle's time, still used for later rows)
+                due = now + dt.timedelta(milliseconds=decision.delay_ms)
                 upd(
                     t,
                     state=TaskState.READY.value,
-                    retry_at=at,
+                    retry_at=due,
                     claimant_id=None,
                     error=_err_text(err),
                 )
-                data |= {"retry_at": at.isoformat(), "delay_ms": decision.delay_ms}
+                data |= {"retry_at": due.isoformat(), "delay_ms": decision.delay_ms}
                 log.add(o.execution_id, EventType.TASK_RETRY_SCHEDULED, o.task_name, data)
             else:
                 upd(t, state=TaskState.FAILED.value, completed_at=now, error=_err_text(err))
@@ -302,7 +327,9 @@ def apply_outcomes(
     many(conn, sql.insert_output, new_outputs)
     many(conn, sql.update_task, task_updates)
     _advance(conn, sql, touched, execs, tasks, fresh_outputs, defs, log, now, result)
-    log.flush(conn, sql)
+    if own_log:
+        log.flush(conn, sql)
+    return execs
 
 
 def _advance(
