@@ -143,17 +143,22 @@ class Capture:
         root.addHandler(self._handler)
         root.setLevel(logging.INFO)
         self._fflush = _c_fflush()
+        self._empty = False  # whether the files are known empty and flushed (see begin)
 
     def begin(self, tags: dict[str, Any] | None = None) -> None:
         """Start a fresh capture for one operation; ``tags`` go on every log record."""
-        self._flush()
         self._handler.tags = dict(tags or {})
         root = logging.getLogger()
         if self._handler not in root.handlers:  # user code may have reset logging
             root.addHandler(self._handler)
-        for name in STREAMS:
-            if os.fstat(self._fds[name]).st_size:
-                os.ftruncate(self._fds[name], 0)
+        if not self._empty:
+            # the last operation wrote something: start from empty files. (When it
+            # wrote nothing, ``end`` already flushed and saw them empty: skip the
+            # syscalls; anything a leftover thread writes now goes to this operation.)
+            self._flush()
+            for name in STREAMS:
+                if os.fstat(self._fds[name]).st_size:
+                    os.ftruncate(self._fds[name], 0)
         for fd in (1, 2):
             # fds 1/2 are separate descriptions only if a task re-opened them; re-point them.
             os.dup2(self._fds["stdout" if fd == 1 else "stderr"], fd)
@@ -167,6 +172,7 @@ class Capture:
             else ""
             for name in STREAMS
         }
+        self._empty = not any(texts.values())
         return Captured(texts["stdout"], texts["stderr"], parse_log_lines(texts["logs"]))
 
     def _flush(self) -> None:

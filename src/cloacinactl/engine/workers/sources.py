@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -21,7 +22,7 @@ class ModuleSource:
     module: str
     sys_path: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def source_id(self) -> str:
         """Stable cache key of this source."""
         if not self.sys_path:
