@@ -43,6 +43,17 @@ def test_server_without_database_url_exits_1(cli) -> None:
     assert "DATABASE_URL" in result.stderr
 
 
+def test_server_takes_database_url_from_config_toml(
+    cli, home: Path, services: Services, tmp_path: Path
+) -> None:
+    # --database-url, else DATABASE_URL, else database_url in config.toml
+    set_url = cli("config", "set", "database_url", f"sqlite:///{tmp_path / 'server.db'}")
+    assert set_url.returncode == 0, set_url.stderr
+    proc = services.cli("server", "start", "--bind", "127.0.0.1:0")
+    address = wait_recorded(home, "server", proc)
+    assert httpx.get(f"http://{address}/ready", timeout=10).status_code == 200
+
+
 def test_server_rejects_bad_flags(cli) -> None:
     bad_bind = cli("server", "start", "--bind", "nonsense", "--database-url", "sqlite:///x.db")
     assert bad_bind.returncode == 1

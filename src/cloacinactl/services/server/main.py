@@ -6,7 +6,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cloacinactl.config import pick_database_url
+from cloacinactl.config import load_config, pick_database_url
+from cloacinactl.config.home import Home
 from cloacinactl.errors import UserError
 from cloacinactl.services.common import (
     add_bind_flag,
@@ -54,10 +55,16 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
         help="Timeout of the /ready database check (default 2).",
     )
     args = parser.parse_args(argv)
-    raw_url = pick_database_url(args.database_url, os.environ)
+    # --database-url, else DATABASE_URL, else database_url in config.toml (the
+    # reference's "admin, server start"); the file is read only when needed.
+    raw_url = (
+        pick_database_url(args.database_url, os.environ)
+        or load_config(Home.resolve(args.home)).database_url
+    )
     if not raw_url:
         raise UserError(
-            "cloacina-server needs a database: no --database-url and DATABASE_URL is not set",
+            "cloacina-server needs a database: no --database-url, DATABASE_URL is not set"
+            " and config.toml has no database_url",
             hint="e.g. --database-url sqlite:///$HOME/.cloacina/server.db or postgresql://…",
         )
     require = args.require_signatures
