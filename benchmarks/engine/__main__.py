@@ -136,12 +136,13 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                     flush=True,
                 )
-                mine = results.get(("sqlite", "inline", shape))
-                if mine:
-                    print(
-                        f"{'':<34} cloacina sqlite/inline = "
-                        f"{mine.tasks_per_s / figures['tasks_per_s']:.0f}x prefect tasks/s"
-                    )
+                for kind in ("inline", "pool"):
+                    mine = results.get(("sqlite", kind, shape))
+                    if mine:
+                        print(
+                            f"{'':<34} cloacina sqlite/{kind} = "
+                            f"{mine.tasks_per_s / figures['tasks_per_s']:.0f}x prefect tasks/s"
+                        )
     print(TARGETS)
     return 0
 
