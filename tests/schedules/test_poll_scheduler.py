@@ -169,3 +169,19 @@ async def test_removing_a_package_stops_its_triggers(
     assert call_times(poller, "a") == [0, 1, 2]
     assert call_times(poller, "b") == [0, 1, 2, 3, 4, 5]
     assert [t.trigger_id for t in sched.triggers()] == ["other:b"]
+
+
+async def test_no_triggers_means_no_tick_and_a_new_trigger_polls_at_once(
+    starter: RecordingStarter, clock: TrioWallClock
+) -> None:
+    poller = ScriptedPoller()
+    sched = PollScheduler(poller, starter, base_interval_s=1.0, clock=clock)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sched.serve)
+        await trio.testing.wait_all_tasks_blocked()
+        # idle: the scheduler waits with no deadline at all (no wake-ups)
+        assert trio.lowlevel.current_statistics().seconds_to_next_deadline == float("inf")
+        sched.set_package("pkg", [trig("late", 30)])
+        await trio.testing.wait_all_tasks_blocked()
+        assert [n for _, n in poller.calls] == ["late"]
+        nursery.cancel_scope.cancel()

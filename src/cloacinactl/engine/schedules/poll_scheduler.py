@@ -122,6 +122,11 @@ class PollScheduler:
                     if not state.in_flight and now >= state.next_poll_at:
                         state.in_flight = True
                         nursery.start_soon(self._run_one, state)
+                if not self._states:
+                    # Nothing to poll: sleep until a package brings triggers (no tick).
+                    await self._wake.wait()
+                    next_tick = trio.current_time()
+                    continue
                 while next_tick <= now:
                     next_tick += self.base_interval_s
                 with trio.move_on_at(next_tick):
