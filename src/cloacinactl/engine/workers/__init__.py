@@ -22,8 +22,9 @@ Public API:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cloacinactl.config.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .calling import TaskHandle
@@ -53,12 +54,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __name__), name)
-
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "LoadResult",
