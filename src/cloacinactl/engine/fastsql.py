@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import Connection
@@ -49,6 +49,13 @@ def dumps(value: Any) -> str | None:
     return _dumps(value) if value else ("{}" if isinstance(value, dict) else _dumps(value))
 
 
+@lru_cache(maxsize=8)
+def _sqlite_text(value: dt.datetime) -> str:
+    """SQLAlchemy's SQLite text for a UTC time; a cycle formats the same ``now`` for
+    many rows, and strftime costs more than the cache lookup."""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 @dataclass(frozen=True)
 class Sql:
     """Driver-level statements for one backend and schema."""
@@ -63,7 +70,7 @@ class Sql:
     def ts(self, value: dt.datetime | None) -> Any:
         if value is None or self.pg:
             return value
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return _sqlite_text(value)
 
     def _t(self, name: str) -> str:
         return f'"{self.schema}".{name}' if self.pg else name

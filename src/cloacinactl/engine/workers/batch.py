@@ -20,7 +20,6 @@ back more than about ``budget_s`` of work behind its head.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -128,12 +127,16 @@ async def _run_chunk(
                 while position < len(chunk):
                     index, request = chunk[position]
                     timeout = request.timeout
-                    deadline = math.inf if timeout is None else started + timeout
-                    with trio.move_on_at(deadline) as scope:
+                    if timeout is None or conn.has_result():
+                        # no deadline, or the answer is already here: no cancel scope
+                        # (one per attempt is a measurable share of a trivial task)
                         reply = await conn.next_result(ids[position], "run_task")
-                    if scope.cancelled_caught:
-                        timed_out = timeout
-                        break
+                    else:
+                        with trio.move_on_at(started + timeout) as scope:
+                            reply = await conn.next_result(ids[position], "run_task")
+                        if scope.cancelled_caught:
+                            timed_out = timeout
+                            break
                     started = trio.current_time()
                     slot.calls += 1
                     if (reply.get("error") or {}).get("kind") != "load_failed":

@@ -61,6 +61,10 @@ class Connection:
             raise WorkerGone(str(exc)) from exc
         return ids
 
+    def has_result(self) -> bool:
+        """Whether an answer has already arrived (``next_result`` will not wait)."""
+        return bool(self._backlog)
+
     async def next_result(self, request_id: int, op: str) -> dict[str, Any]:
         """The ``result`` of pipelined request ``request_id`` (answers come in order)."""
         if not self._backlog:
