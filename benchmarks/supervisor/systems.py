@@ -88,6 +88,9 @@ class System:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.proc.wait()
+        # whatever the supervisor left in its session (circusd's own circus.stats helper
+        # outlives it) must not outlive the benchmark
+        kill_session(self.proc.pid)
 
     def kill(self) -> None:
         """Last resort cleanup: everything in the supervisor's session."""
