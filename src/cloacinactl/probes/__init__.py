@@ -1,7 +1,8 @@
 """Health/readiness probes of the three services and the composite ``status``.
 
-Cheap to import: sockets, ``http.client`` and psutil only (no trio, no httpx),
-so ``cloacinactl daemon health`` stays fast.
+Cheap to import: sockets and json (no trio, no httpx, no ``http.client``);
+psutil and the PID-file protocol load only when a PID file exists, so
+``cloacinactl status`` with nothing running and ``daemon health`` stay fast.
 
 - ``probe_daemon(socket_path, timeout_s) -> dict`` (TransportError when unreachable)
 - ``http_get_json(base, path, timeout_s) -> (status, body)`` (TransportError on failure)

@@ -1,13 +1,27 @@
-"""A tiny HTTP GET for probes (``http.client``: no httpx import on the fast path)."""
+"""A tiny HTTP GET for probes.
+
+``http://`` is spoken over a plain socket: ``http.client`` would import the
+email parser and ssl (~12 ms, more than the probe itself) on the path of
+``status``. Numeric hosts (the default 127.0.0.1) are connected to directly,
+without a resolver round trip; names go through ``getaddrinfo`` as usual.
+``https://`` uses ``http.client``.
+"""
 
 from __future__ import annotations
 
-import http.client
 import json
+import socket
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from cloacinactl.errors import TransportError
+
+_MAX_BODY = 1 << 20
+
+
+class ProtocolError(Exception):
+    """The peer's answer is not HTTP."""
 
 
 def base_url(where: str) -> str:
@@ -17,23 +31,137 @@ def base_url(where: str) -> str:
 
 
 def http_get_json(base: str, path: str, timeout_s: float = 2.0) -> tuple[int, Any]:
-    """GET ``base + path``; (status, parsed JSON or None). TransportError when unreachable."""
+    """GET ``base + path``; (status, parsed JSON or None). TransportError when unreachable.
+
+    ``timeout_s`` bounds the whole exchange (connect, send, answer).
+    """
     url = urlsplit(base_url(base))
     if url.scheme not in ("http", "https") or not url.hostname:
         raise TransportError(f"cannot probe {base!r}: not an http(s) URL")
-    conn_cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
-    conn = conn_cls(url.hostname, url.port, timeout=timeout_s)
+    target = url.path.rstrip("/") + path
     try:
-        conn.request("GET", url.path.rstrip("/") + path, headers={"Accept": "application/json"})
-        resp = conn.getresponse()
-        raw = resp.read()
-    except (OSError, http.client.HTTPException) as exc:
+        if url.scheme == "https":
+            status, raw = _https_get(url.hostname, url.port, target, timeout_s)
+        else:
+            status, raw = _http_get(url.hostname, url.port or 80, target, timeout_s)
+    except (OSError, ProtocolError) as exc:
         reason = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
         raise TransportError(f"{base_url(base)}{path} unreachable: {reason}") from None
-    finally:
-        conn.close()
     try:
         body = json.loads(raw) if raw else None
     except ValueError:
         body = None
-    return resp.status, body
+    return status, body
+
+
+def _https_get(host: str, port: int | None, target: str, timeout_s: float) -> tuple[int, bytes]:
+    import http.client
+
+    conn = http.client.HTTPSConnection(host, port, timeout=timeout_s)
+    try:
+        conn.request("GET", target, headers={"Accept": "application/json"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    except http.client.HTTPException as exc:
+        raise ProtocolError(str(exc) or type(exc).__name__) from None
+    finally:
+        conn.close()
+
+
+def _http_get(host: str, port: int, target: str, timeout_s: float) -> tuple[int, bytes]:
+    deadline = time.monotonic() + timeout_s
+    sock = connect(host, port, timeout_s)
+    try:
+        name = f"[{host}]" if ":" in host else host
+        request = (
+            f"GET {target or '/'} HTTP/1.1\r\nHost: {name}:{port}\r\n"
+            "Accept: application/json\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n"
+        )
+        _settimeout(sock, deadline)
+        sock.sendall(request.encode("latin-1"))
+        return read_response(sock, deadline)
+    finally:
+        sock.close()
+
+
+def connect(host: str, port: int, timeout_s: float) -> socket.socket:
+    """A TCP connection; a numeric host is used as is (no ``getaddrinfo``)."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout_s)
+            sock.connect((host, port))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    # A name: as bytes, an ASCII name skips the idna codec (and its import).
+    name: Any = host.encode("ascii") if host.isascii() else host
+    return socket.create_connection((name, port), timeout=timeout_s)
+
+
+def _settimeout(sock: socket.socket, deadline: float) -> None:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out")
+    sock.settimeout(left)
+
+
+class _Head:
+    def __init__(self, head: bytes) -> None:
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            raise ProtocolError(f"not an HTTP answer: {lines[0][:60]!r}")
+        self.status = int(parts[1])
+        headers = {}
+        for line in lines[1:]:
+            key, _, value = line.partition(":")
+            headers[key.strip().lower()] = value.strip()
+        self.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        length = headers.get("content-length", "")
+        self.length = int(length) if length.isdigit() and not self.chunked else None
+
+
+def read_response(sock: socket.socket, deadline: float) -> tuple[int, bytes]:
+    """(status, body) of one HTTP/1.x answer: up to Content-Length, else until the peer closes."""
+    data = b""
+    head: _Head | None = None
+    start = 0
+    while len(data) - start <= _MAX_BODY:
+        if head is None and (end := data.find(b"\r\n\r\n")) >= 0:
+            head, start = _Head(data[:end]), end + 4
+        if head is not None and head.length is not None and len(data) - start >= head.length:
+            break
+        _settimeout(sock, deadline)
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    if head is None:
+        raise ProtocolError("incomplete HTTP answer" if data else "connection closed, no answer")
+    body = data[start:]
+    if head.chunked:
+        return head.status, _dechunk(body)
+    return head.status, body if head.length is None else body[: head.length]
+
+
+def _dechunk(data: bytes) -> bytes:
+    out: list[bytes] = []
+    pos = 0
+    while True:
+        end = data.find(b"\r\n", pos)
+        if end < 0:
+            raise ProtocolError("truncated chunked body")
+        try:
+            size = int(data[pos:end].split(b";", 1)[0], 16)
+        except ValueError:
+            raise ProtocolError("bad chunk size") from None
+        if size == 0:
+            return b"".join(out)
+        out.append(data[end + 2 : end + 2 + size])
+        pos = end + 2 + size + 2

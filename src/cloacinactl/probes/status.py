@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cloacinactl.config.home import Home
 from cloacinactl.errors import CloacinaError, TransportError
 from cloacinactl.probes.daemon import probe_daemon
+from cloacinactl.probes.http import base_url, http_get_json
 from cloacinactl.probes.local import ProcessInfo, process_info
+
+if TYPE_CHECKING:
+    from cloacinactl.config.home import Home
 
 SERVICES = ("daemon", "server", "compiler")
 # (health path, status path) of the HTTP services.
@@ -36,8 +39,6 @@ def probe_service(where: Where, timeout_s: float) -> dict[str, Any]:
     """The service's own status document; TransportError when unreachable/unhealthy."""
     if where.service == "daemon":
         return probe_daemon(where.socket, timeout_s)
-    from cloacinactl.probes.http import base_url, http_get_json
-
     _, status_path = PROBE_PATHS[where.service]
     code, body = http_get_json(where.target, status_path, timeout_s)
     if code != 200 or not isinstance(body, dict):
@@ -50,19 +51,11 @@ def health_ok(where: Where, timeout_s: float) -> bool:
     try:
         if where.service == "daemon":
             return probe_daemon(where.socket, timeout_s).get("status") == "healthy"
-        from cloacinactl.probes.http import http_get_json
-
         health_path, _ = PROBE_PATHS[where.service]
         code, _ = http_get_json(where.target, health_path, timeout_s)
         return code == 200
     except CloacinaError:
         return False
-
-
-def _url(target: str) -> str:
-    from cloacinactl.probes.http import base_url
-
-    return base_url(target)
 
 
 def _mib(value: int | None) -> str | None:
@@ -114,7 +107,7 @@ def service_status(home: Home, where: Where, timeout_s: float = 2.0) -> dict[str
         "uptime": _duration(local.uptime_s) if local else None,
         "rss": _mib(local.rss_bytes) if local else None,
         "cpu_percent": local.cpu_percent if local else None,
-        "address": where.target if where.service == "daemon" else _url(where.target),
+        "address": where.target if where.service == "daemon" else base_url(where.target),
         "detail": None,
     }
     try:
@@ -138,15 +131,29 @@ def service_status(home: Home, where: Where, timeout_s: float = 2.0) -> dict[str
 def composite_status(
     home: Home, wheres: list[Where], timeout_s: float = 2.0
 ) -> list[dict[str, Any]]:
-    """All rows, probed concurrently; each probe has its own timeout and failure."""
-    from concurrent.futures import ThreadPoolExecutor
+    """All rows, probed concurrently; each probe has its own timeout and failure.
 
-    with ThreadPoolExecutor(max_workers=max(1, len(wheres))) as pool:
-        futures = [pool.submit(service_status, home, w, timeout_s) for w in wheres]
-        rows = []
-        for where, future in zip(wheres, futures, strict=True):
-            try:
-                rows.append(future.result())
-            except Exception as exc:  # one broken probe never hides the others
-                rows.append({"service": where.service, "state": "error", "detail": str(exc)})
-        return rows
+    Plain threads, not a ``concurrent.futures`` pool: that import (with
+    ``logging``) alone costs more than the three probes.
+    """
+    import threading
+
+    rows: list[dict[str, Any]] = [
+        {"service": w.service, "state": "error", "detail": "probe did not finish"} for w in wheres
+    ]
+
+    def probe(index: int, where: Where) -> None:
+        try:
+            rows[index] = service_status(home, where, timeout_s)
+        except Exception as exc:  # one broken probe never hides the others
+            rows[index] = {"service": where.service, "state": "error", "detail": str(exc)}
+
+    threads = [
+        threading.Thread(target=probe, args=(i, w), name=f"probe-{w.service}", daemon=True)
+        for i, w in enumerate(wheres)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return rows

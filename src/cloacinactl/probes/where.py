@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from cloacinactl.config.home import Home
-from cloacinactl.config.schema import Config
+from typing import TYPE_CHECKING
+
 from cloacinactl.config.target import select_profile
+from cloacinactl.probes.local import pid_record
 from cloacinactl.probes.status import Where
-from cloacinactl.supervisor.pidfile import read_pid_file
+
+if TYPE_CHECKING:
+    from cloacinactl.config.home import Home
+    from cloacinactl.config.schema import Config
 
 DEFAULT_SERVER = "127.0.0.1:8080"
 
 
 def recorded_address(home: Home, service: str) -> str | None:
     """The address a local service recorded in its PID file when it started."""
-    record = read_pid_file(home.pid_file(service))
+    record = pid_record(home.pid_file(service))
     if record is None:
         return None
     address = record.meta.get("address")
