@@ -7,14 +7,10 @@ the dotted key and its line. A missing file gives every default.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cloacinactl.config.home import Home
-from cloacinactl.config.locate import find_line
-from cloacinactl.config.logfilter import parse_filter
 from cloacinactl.config.schema import (
     PROFILE_KEYS,
     PROFILES,
@@ -27,6 +23,13 @@ from cloacinactl.config.schema import (
     WatchConfig,
 )
 from cloacinactl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cloacinactl.config.home import Home
+
+# tomllib, the line locator and the log-filter parser are imported where used:
+# with no config.toml (or no [daemon] log_level) nothing needs them, and
+# ``status`` / ``X stop`` should not pay for them.
 
 _TYPE_NAMES = {
     "str": "a string",
@@ -52,6 +55,8 @@ class _Checker:
         self.text = text
 
     def fail(self, parts: list[str], message: str, hint: str | None = None) -> ConfigError:
+        from cloacinactl.config.locate import find_line
+
         line = find_line(self.text, parts)
         where = f"{self.path}:{line}" if line else str(self.path)
         return ConfigError(f"{where}: {message}", hint=hint)
@@ -97,6 +102,8 @@ def _expand(directory: str, base: Path) -> Path:
 
 def parse_config(text: str, path: Path) -> Config:
     """Validate TOML ``text`` (read from ``path``) into a :class:`Config`."""
+    import tomllib
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -123,6 +130,8 @@ def parse_config(text: str, path: Path) -> Config:
             raise check.unknown([name], known)
     level = sections.get("daemon", {}).get("log_level")
     if level is not None:
+        from cloacinactl.config.logfilter import parse_filter
+
         try:
             parse_filter(level, strict=True)
         except ConfigError as exc:
