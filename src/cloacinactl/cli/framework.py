@@ -9,7 +9,8 @@ Global flags are accepted before the noun and after the verb.
 from __future__ import annotations
 
 import argparse
-import difflib
+import functools
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -52,8 +53,38 @@ VALUE_FLAGS = frozenset(f for flags, _, value, _ in GLOBAL_FLAGS if value for f 
 GLOBAL_DESTS = frozenset(dest for _, dest, _, _ in GLOBAL_FLAGS)
 
 
+@functools.cache
+def terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``, read once, without importing shutil.
+
+    argparse builds a formatter for every ``add_argument`` (to check metavars)
+    and each one asked shutil for the terminal size: an import of shutil (with
+    zlib, bz2, lzma) and a syscall per flag on every start-up.
+    """
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
 class Formatter(argparse.RawDescriptionHelpFormatter):
     """Help whose usage line leaves out the global flags (listed in their own group)."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        width = terminal_columns() - 2 if width is None else width
+        super().__init__(prog, indent_increment, max_help_position, width)
 
     def add_usage(
         self,
@@ -81,6 +112,8 @@ class Parser(argparse.ArgumentParser):
         if match:
             word = match.group(2)
             choices = re.findall(r"'?([\w-]+)'?", match.group(3))
+            import difflib
+
             close = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
             if not close:
                 close = [c for c in choices if c.startswith(word[:2])][:1]
