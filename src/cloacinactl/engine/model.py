@@ -39,7 +39,8 @@ _TERMINAL_TASK = frozenset({TaskState.COMPLETED, TaskState.FAILED, TaskState.SKI
 
 
 class ExecutionStatus(StrEnum):
-    """Lifecycle of one execution (design §9)."""
+    """Lifecycle of one execution (design §9). Paused is active, not terminal: it is
+    entered from Pending or Running and left by resume (or cancel)."""
 
     PENDING = "Pending"
     RUNNING = "Running"

@@ -1,19 +1,24 @@
-"""Reads over executions, tasks and events, and cancellation (for the Runner and the API)."""
+"""Reads over executions, tasks and events; cancel, pause and resume (for the Runner and
+the API)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, delete, func, select, update
 
-from cloacinactl.engine.events import EventLog, EventType, lock_executions
+from cloacinactl.engine.events import EventLog, EventType, ExecRow, lock_executions
 from cloacinactl.engine.fastsql import Sql
 from cloacinactl.engine.model import ExecutionStatus, TaskState
-from cloacinactl.errors import NotFoundError
+from cloacinactl.errors import NotFoundError, UserError
 from cloacinactl.store import schema as s
+
+if TYPE_CHECKING:
+    from cloacinactl.engine.ops import CycleResult
+    from cloacinactl.engine.registry import DefCache
 
 E = s.executions.c
 T = s.tasks.c
@@ -44,6 +49,8 @@ class ExecutionResult:
     created_at: dt.datetime | None = None
     started_at: dt.datetime | None = None
     completed_at: dt.datetime | None = None
+    paused_at: dt.datetime | None = None
+    pause_reason: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -72,6 +79,8 @@ class ExecutionResult:
             "created_at": iso(self.created_at),
             "started_at": iso(self.started_at),
             "completed_at": iso(self.completed_at),
+            "paused_at": iso(self.paused_at),
+            "pause_reason": self.pause_reason,
             "tasks": [
                 {"task_name": t.name, "state": t.state, "attempt": t.attempt, "error": t.error}
                 for t in self.tasks.values()
@@ -107,6 +116,8 @@ def execution_result(conn: Connection, execution_id: str) -> ExecutionResult:
         created_at=row.created_at,
         started_at=row.started_at,
         completed_at=row.completed_at,
+        paused_at=row.paused_at,
+        pause_reason=row.pause_reason,
     )
 
 
@@ -171,16 +182,45 @@ def list_events(
     ]
 
 
-def cancel_execution(conn: Connection, sql: Sql, execution_id: str, now: dt.datetime) -> bool:
-    """Cancel an active execution: tasks not yet running are Skipped, running ones finish
-    but start nothing new. False when it was already terminal."""
+def _lock(conn: Connection, sql: Sql, execution_id: str, verb: str | None = None) -> ExecRow:
+    """Lock and read one execution; with ``verb``, refuse (UserError) a terminal one."""
     ex = lock_executions(conn, sql, [execution_id]).get(execution_id)
     if ex is None:
         raise NotFoundError(f"execution {execution_id} not found")
+    if verb is not None and ExecutionStatus(ex.status).is_terminal:
+        raise UserError(
+            f"cannot {verb} execution {execution_id}: it is {ex.status}",
+            hint="only a Pending, Running or Paused execution can be paused or resumed",
+        )
+    return ex
+
+
+def _log_for(ex: ExecRow, now: dt.datetime) -> EventLog:
+    log = EventLog(now)
+    log.track(ex.id, ex.next_seq)
+    return log
+
+
+def _set_execution(
+    conn: Connection,
+    log: EventLog,
+    execution_id: str,
+    event: EventType,
+    data: dict[str, Any],
+    **values: Any,
+) -> None:
+    """Record ``event`` and update the (locked) execution row; the caller flushes."""
+    log.add(execution_id, event, None, data)
+    conn.execute(update(s.executions).where(E.id == execution_id).values(**values))
+
+
+def cancel_execution(conn: Connection, sql: Sql, execution_id: str, now: dt.datetime) -> bool:
+    """Cancel an active (or paused) execution: tasks not yet running are Skipped, running
+    ones finish but start nothing new. False when it was already terminal."""
+    ex = _lock(conn, sql, execution_id)
     if ExecutionStatus(ex.status).is_terminal:
         return False
-    log = EventLog(now)
-    log.track(execution_id, ex.next_seq)
+    log = _log_for(ex, now)
     pending = conn.execute(
         select(T.id, T.task_name)
         .where(
@@ -199,14 +239,77 @@ def cancel_execution(conn: Connection, sql: Sql, execution_id: str, now: dt.date
         )
     for p in pending:
         log.add(execution_id, EventType.TASK_SKIPPED, p.task_name, {"reason": "cancelled"})
-    log.add(execution_id, EventType.WORKFLOW_CANCELLED, None, {"skipped": len(pending)})
-    conn.execute(
-        update(s.executions)
-        .where(E.id == execution_id)
-        .values(status=ExecutionStatus.CANCELLED.value, cancel_requested=True, completed_at=now)
+    _set_execution(
+        conn,
+        log,
+        execution_id,
+        EventType.WORKFLOW_CANCELLED,
+        {"skipped": len(pending)},
+        status=ExecutionStatus.CANCELLED.value,
+        cancel_requested=True,
+        completed_at=now,
     )
     log.flush(conn, sql)
     return True
+
+
+def pause_execution(
+    conn: Connection, sql: Sql, execution_id: str, now: dt.datetime, reason: str | None = None
+) -> bool:
+    """Pause a Pending or Running execution. Tasks already Running finish and their
+    outcomes are recorded, but no task of it is claimed, by any engine, until it is
+    resumed (claims only take tasks of Pending/Running executions). False when it is
+    already Paused; UserError when it is over."""
+    ex = _lock(conn, sql, execution_id, "pause")
+    if ex.status == ExecutionStatus.PAUSED.value:
+        return False
+    log = _log_for(ex, now)
+    _set_execution(
+        conn,
+        log,
+        execution_id,
+        EventType.WORKFLOW_PAUSED,
+        {"reason": reason, "from": ex.status},
+        status=ExecutionStatus.PAUSED.value,
+        paused_at=now,
+        pause_reason=reason,
+    )
+    log.flush(conn, sql)
+    return True
+
+
+def resume_execution(
+    conn: Connection, sql: Sql, defs: DefCache, execution_id: str, now: dt.datetime
+) -> CycleResult | None:
+    """Resume a Paused execution: back to Running, or to Pending when no task of it was
+    ever claimed (its first claim then starts it as usual). Outcomes recorded while it
+    was paused did not advance it, so its DAG advances here: dependents become Ready (or
+    Skipped), and when every task is terminal it finishes in this transaction. Returns
+    what advanced (``finished`` names it if it finished); None when it was not Paused;
+    UserError when it is over."""
+    from cloacinactl.engine import ops  # (ops imports this module)
+
+    ex = _lock(conn, sql, execution_id, "resume")
+    if ex.status != ExecutionStatus.PAUSED.value:
+        return None
+    status = ExecutionStatus.RUNNING if ex.started_at is not None else ExecutionStatus.PENDING
+    log = _log_for(ex, now)
+    _set_execution(
+        conn,
+        log,
+        execution_id,
+        EventType.WORKFLOW_RESUMED,
+        {"status": status.value},
+        status=status.value,
+        paused_at=None,
+        pause_reason=None,
+    )
+    result = ops.CycleResult()
+    tasks = ops._load_tasks(conn, sql, [execution_id])
+    execs = {execution_id: replace(ex, status=status.value)}
+    ops._advance(conn, sql, {execution_id}, execs, tasks, {}, defs, log, now, result)
+    log.flush(conn, sql)
+    return result
 
 
 def count_events_older_than(conn: Connection, cutoff: dt.datetime) -> int:

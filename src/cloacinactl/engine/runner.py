@@ -159,6 +159,9 @@ class Runner:
     async def _read(self, fn: Callable[[Any], T]) -> T:
         return await trio.to_thread.run_sync(self.store.read, fn)
 
+    async def _write(self, fn: Callable[[Any], T]) -> T:
+        return await trio.to_thread.run_sync(self.store.write, fn)
+
     async def aregister(
         self, workflow: WorkflowDef, code: Any = None, *, package_id: str | None = None
     ) -> str:
@@ -216,7 +219,8 @@ class Runner:
         return status in ("Pending", "Running", "Paused")
 
     async def wait(self, execution_id: str, *, timeout: float | None = None) -> ExecutionResult:
-        """Wait until the execution is terminal (finished here or by another engine)."""
+        """Wait until the execution is terminal (finished here or by another engine); a
+        Paused execution is not, so this keeps waiting through a pause."""
         local = execution_id in self._done
         event = self._done.setdefault(execution_id, trio.Event())
         with trio.fail_after(timeout if timeout is not None else float("inf")):
@@ -254,13 +258,37 @@ class Runner:
 
     async def acancel(self, execution_id: str) -> bool:
         now = self._clock()
-        changed = await trio.to_thread.run_sync(
-            self.store.write,
-            lambda c: queries.cancel_execution(c, self.executor.sql, execution_id, now),
-        )
+        sql = self.executor.sql
+        changed = await self._write(lambda c: queries.cancel_execution(c, sql, execution_id, now))
         if changed:
             self._finished({execution_id: None})
         return changed
+
+    async def apause(self, execution_id: str, reason: str | None = None) -> bool:
+        """Pause a Pending or Running execution: its Running tasks finish (outcomes and
+        outputs are kept) but no engine starts another task of it until :meth:`aresume`.
+        False if it is already Paused; UserError if it is over; NotFoundError if unknown."""
+        now = self._clock()
+        sql = self.executor.sql
+        return await self._write(
+            lambda c: queries.pause_execution(c, sql, execution_id, now, reason)
+        )
+
+    async def aresume(self, execution_id: str) -> bool:
+        """Resume a Paused execution (Running again, or Pending if it never started); its
+        Ready tasks are claimable at once, and if every task finished while it was paused
+        it finishes now. False if it is not Paused; UserError if it is over."""
+        now = self._clock()
+        sql, defs = self.executor.sql, self.executor.defs
+        advanced = await self._write(
+            lambda c: queries.resume_execution(c, sql, defs, execution_id, now)
+        )
+        if advanced is None:
+            return False
+        if advanced.finished:
+            self._finished(advanced.finished)
+        self.executor.kick()
+        return True
 
     async def events(self, execution_id: str) -> list[dict[str, Any]]:
         return await self._read(lambda c: queries.list_events(c, execution_id))
@@ -336,6 +364,12 @@ class Runner:
 
     def cancel(self, execution_id: str) -> bool:
         return bool(self._call(lambda: self.acancel(execution_id)))
+
+    def pause(self, execution_id: str, reason: str | None = None) -> bool:
+        return bool(self._call(lambda: self.apause(execution_id, reason)))
+
+    def resume(self, execution_id: str) -> bool:
+        return bool(self._call(lambda: self.aresume(execution_id)))
 
     def __enter__(self) -> Runner:
         return self.start()

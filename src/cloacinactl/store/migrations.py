@@ -28,7 +28,22 @@ def _initial(conn: Connection) -> None:
     schema.metadata.create_all(conn, checkfirst=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _initial),)
+def _execution_pause(conn: Connection) -> None:
+    """Executions remember when and why they were paused. A database created by
+    migration 1 after these columns joined the schema has them already."""
+    name = _schema_of(conn)
+    have = {c["name"] for c in inspect(conn).get_columns("executions", schema=name)}
+    table = f'"{name}".executions' if name else "executions"
+    for column in (schema.executions.c.paused_at, schema.executions.c.pause_reason):
+        if column.name not in have:
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"))
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _initial),
+    Migration(2, "execution pause columns", _execution_pause),
+)
 LATEST = MIGRATIONS[-1].version
 
 

@@ -137,6 +137,9 @@ executions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("started_at", UtcDateTime),
     Column("completed_at", UtcDateTime),
+    # the current (or, once cancelled, the last) pause: set by pause, cleared by resume
+    Column("paused_at", UtcDateTime),
+    Column("pause_reason", Text),
 )
 Index("ix_executions_status", executions.c.status)
 Index("ix_executions_workflow", executions.c.workflow_name, executions.c.created_at)
