@@ -175,7 +175,7 @@ _TASK_COLS = (
 )
 
 
-def _load_tasks(
+def load_tasks(
     conn: Connection, sql: Sql, execution_ids: Iterable[str]
 ) -> dict[str, dict[str, Any]]:
     ids = sorted(set(execution_ids))
@@ -213,7 +213,7 @@ def apply_outcomes(
     """Record finished attempts / recovery verdicts and advance their executions;
     returns the execution rows locked (events go to ``log``, else written here)."""
     execs = lock_executions(conn, sql, (o.execution_id for o in outcomes))
-    tasks = _load_tasks(conn, sql, execs)
+    tasks = load_tasks(conn, sql, execs)
     own_log = log is None
     if log is None:
         log = EventLog(now)
@@ -326,13 +326,13 @@ def apply_outcomes(
                 log.add(o.execution_id, EventType.TASK_RESET, o.task_name, data)
     many(conn, sql.insert_output, new_outputs)
     many(conn, sql.update_task, task_updates)
-    _advance(conn, sql, touched, execs, tasks, fresh_outputs, defs, log, now, result)
+    advance(conn, sql, touched, execs, tasks, fresh_outputs, defs, log, now, result)
     if own_log:
         log.flush(conn, sql)
     return execs
 
 
-def _advance(
+def advance(
     conn: Connection,
     sql: Sql,
     touched: set[str],

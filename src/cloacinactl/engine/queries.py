@@ -305,9 +305,9 @@ def resume_execution(
         pause_reason=None,
     )
     result = ops.CycleResult()
-    tasks = ops._load_tasks(conn, sql, [execution_id])
+    tasks = ops.load_tasks(conn, sql, [execution_id])
     execs = {execution_id: replace(ex, status=status.value)}
-    ops._advance(conn, sql, {execution_id}, execs, tasks, {}, defs, log, now, result)
+    ops.advance(conn, sql, {execution_id}, execs, tasks, {}, defs, log, now, result)
     log.flush(conn, sql)
     return result
 
