@@ -73,6 +73,20 @@ def terminal_columns() -> int:
     return columns or 80
 
 
+def memoize_argparse_gettext() -> None:
+    """Make argparse's ``_()`` remember its answers.
+
+    argparse translates the same few strings ("options", "show this help message
+    and exit", ...) for every parser and argument it builds, and each gettext call
+    searches the locale directories anew (several ``stat`` calls): ~3 ms of every
+    start-up. The locale cannot change within one run, so the answers are the
+    same; only the repeated search goes.
+    """
+    translate = getattr(argparse, "_", None)
+    if callable(translate) and not hasattr(translate, "cache_info"):
+        argparse._ = functools.cache(translate)  # type: ignore[attr-defined]
+
+
 class Formatter(argparse.RawDescriptionHelpFormatter):
     """Help whose usage line leaves out the global flags (listed in their own group)."""
 

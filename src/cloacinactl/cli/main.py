@@ -17,6 +17,7 @@ from cloacinactl.cli.framework import (
     Parser,
     VerbFunc,
     add_global_flags,
+    memoize_argparse_gettext,
 )
 from cloacinactl.cli.nouns import NOUNS
 from cloacinactl.errors import EXIT_USER, CloacinaError, UsageError, UserError
@@ -83,6 +84,7 @@ def build_parser(load: Sequence[str] | None = None) -> Parser:
     it exits 1 with "not available in this build". Only the loaded nouns get
     the global flags too: the others are never parsed (start-up cost).
     """
+    memoize_argparse_gettext()
     root = Parser(
         prog=PROG,
         description="cloacinactl: manage Cloacina services, packages and servers.",
