@@ -75,8 +75,8 @@ def test_stale_pid_file_has_no_process_but_keeps_its_record(tmp_path: Path) -> N
     assert record is not None and record.meta["address"] == "127.0.0.1:7"
 
 
-def _status_json(home: Path, *flags: str) -> tuple[list[dict[str, object]], set[str]]:
-    """``cloacinactl status -o json`` run in a fresh interpreter: rows and modules loaded."""
+def _cli_in_fresh_interpreter(*argv: str) -> tuple[int, str, set[str]]:
+    """``cloacinactl ARGV`` in a fresh interpreter: exit code, stdout, modules loaded."""
     code = (
         "import sys, json\n"
         "from cloacinactl.cli.main import main\n"
@@ -84,10 +84,15 @@ def _status_json(home: Path, *flags: str) -> tuple[list[dict[str, object]], set[
         "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
-    argv = [sys.executable, "-c", code, "--home", str(home), *flags, "-o", "json", "status"]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout), set(json.loads(done.stderr.strip().splitlines()[-1]))
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
+    return done.returncode, done.stdout, set(json.loads(done.stderr.strip().splitlines()[-1]))
+
+
+def _status_json(home: Path) -> tuple[list[dict[str, object]], set[str]]:
+    """``cloacinactl status -o json``: its rows and the modules it loaded."""
+    code, out, modules = _cli_in_fresh_interpreter("--home", str(home), "-o", "json", "status")
+    assert code == 0, out
+    return json.loads(out), modules
 
 
 def test_status_json_with_nothing_running_loads_nothing_it_does_not_need(tmp_path: Path) -> None:
@@ -120,3 +125,10 @@ def test_status_json_reads_config_and_recorded_addresses(tmp_path: Path) -> None
     rows, _ = _status_json(home)
     assert rows[1]["address"] == "http://127.0.0.1:3"  # recorded by a (stale) server
     assert rows[1]["state"] == "stopped" and rows[1]["pid"] is None
+
+
+def test_daemon_status_of_a_stopped_daemon_reads_no_config_schema(tmp_path: Path) -> None:
+    code, _, modules = _cli_in_fresh_interpreter("--home", str(tmp_path), "daemon", "status")
+    assert code == 2
+    loaded = sorted(m for m in (*NOT_NEEDED_IDLE, "cloacinactl.config.schema") if m in modules)
+    assert not loaded, f"daemon status imported {loaded}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cloacinactl.config.target import select_profile
 from cloacinactl.probes.local import pid_record
 from cloacinactl.probes.status import Where
 
@@ -34,6 +33,8 @@ def server_where(
     """``--server``, else the profile's URL, else the recorded address, else 127.0.0.1:8080."""
     if server_flag:
         return Where("server", server_flag)
+    from cloacinactl.config.target import select_profile  # not needed by ``daemon status``
+
     profile = select_profile(config, profile_flag)
     if profile is not None and profile.server:
         return Where("server", profile.server)
