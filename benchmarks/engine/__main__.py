@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -46,13 +49,65 @@ def row(label: str, wf_s: float, tasks_s: float, p50: str = "-", p99: str = "-")
     return f"{label:<34} {wf_s:>10.1f} {tasks_s:>10.1f} {p50:>8} {p99:>8}"
 
 
-def show(f: Figures) -> None:
-    label = f"cloacina {f.backend}/{f.runner} {f.shape}"
-    note = f"  ({f.failed} failed)" if f.failed else ""
+def show(f: Figures, suffix: str = "", after: str = "") -> None:
+    label = f"cloacina {f.backend}/{f.runner} {f.shape}{suffix}"
+    note = after + (f"  ({f.failed} failed)" if f.failed else "")
     print(
         row(label, f.workflows_per_s, f.tasks_per_s, f"{f.p50_ms:.2f}", f"{f.p99_ms:.2f}") + note,
         flush=True,
     )
+
+
+def run_one(
+    tmp: str, pg: str | None, backend: str, kind: str, shape: str, rep: int, args: Any
+) -> Figures:
+    params = (backend, shape, args.workflows, args.concurrency, kind, args.workers)
+    if backend == "sqlite":
+        return trio.run(measure, f"sqlite:///{tmp}/{kind}-{shape}-{rep}.db", *params)
+    assert pg is not None
+    with scratch_pg(pg) as url:
+        return trio.run(measure, url, *params)
+
+
+def summarise(
+    runs: dict[tuple[str, str, str], list[Figures]], probes: list[float], repeat: int
+) -> dict[tuple[str, str, str], Figures]:
+    """Print and return, per configuration, the medians over its runs."""
+    print(f"\nmedians of {repeat} run(s) (tasks/s range in brackets)")
+    print(row("raw-SQLite probe (2 commits/task)", float("nan"), statistics.median(probes)))
+    out: dict[tuple[str, str, str], Figures] = {}
+    for key, figs in runs.items():
+        first = figs[0]
+        elapsed = statistics.median(f.elapsed_s for f in figs)
+        med = replace(
+            first,
+            elapsed_s=elapsed,
+            p50_ms=statistics.median(f.p50_ms for f in figs),
+            p99_ms=statistics.median(f.p99_ms for f in figs),
+            failed=sum(f.failed for f in figs),
+        )
+        out[key] = med
+        rates = sorted(f.tasks_per_s for f in figs)
+        spread = f"  [{rates[0]:.0f}-{rates[-1]:.0f}]" if len(figs) > 1 else ""
+        show(med, after=spread)
+    return out
+
+
+def verdicts(results: dict[tuple[str, str, str], Figures]) -> None:
+    for kind in ("pool", "inline"):
+        checks = []
+        parallel = results.get(("sqlite", kind, "parallel"))
+        simple = results.get(("sqlite", kind, "simple"))
+        if parallel:
+            checks.append(("parallel >= 2000 tasks/s", parallel.tasks_per_s >= 2000))
+        if simple:
+            checks.append(("simple >= 500 wf/s", simple.workflows_per_s >= 500))
+        worst = [f.p99_ms for (b, k, _), f in results.items() if b == "sqlite" and k == kind]
+        if worst:
+            checks.append((f"p99 <= 20 ms (worst shape {max(worst):.1f})", max(worst) <= 20))
+        if checks:
+            text = ", ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in checks)
+            print(f"  sqlite/{kind} (medians): {text}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         help="Prefect is slow; rates are per second so a smaller count compares",
     )
     p.add_argument("--no-prefect", action="store_true")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs per configuration (interleaved); the summary shows each figure's median",
+    )
     args = p.parse_args(argv)
     from loguru import logger
 
@@ -85,43 +146,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"workflows={args.workflows} concurrency={args.concurrency} workers={args.workers}")
     print(f"{'run':<34} {'wf/s':>10} {'tasks/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+    runs: dict[tuple[str, str, str], list[Figures]] = {}
+    probes: list[float] = []
     with tempfile.TemporaryDirectory(prefix="cloacina-bench-") as tmp:
-        probe = sqlite_probe(Path(tmp) / "probe.db")
-        print(row("raw-SQLite probe (2 commits/task)", float("nan"), probe), flush=True)
-        results: dict[tuple[str, str, str], Figures] = {}
-        for backend in args.backends.split(","):
-            if backend == "postgresql" and not pg:
-                print("postgresql: skipped (set CLOACINA_BENCH_POSTGRES_URL)")
-                continue
-            for kind in args.runner.split(","):
-                for shape in shapes:
-                    if backend == "sqlite":
-                        url = f"sqlite:///{tmp}/{kind}-{shape}.db"
-                        f = trio.run(
-                            measure,
-                            url,
-                            backend,
-                            shape,
-                            args.workflows,
-                            args.concurrency,
-                            kind,
-                            args.workers,
-                        )
-                    else:
-                        assert pg is not None
-                        with scratch_pg(pg) as url:
-                            f = trio.run(
-                                measure,
-                                url,
-                                backend,
-                                shape,
-                                args.workflows,
-                                args.concurrency,
-                                kind,
-                                args.workers,
-                            )
-                    results[(backend, kind, shape)] = f
-                    show(f)
+        # repeats are interleaved (every configuration once, then again) so a noisy
+        # minute on a shared machine spreads over all of them instead of sinking one
+        for rep in range(args.repeat):
+            probes.append(sqlite_probe(Path(tmp) / f"probe-{rep}.db"))
+            print(row(f"raw-SQLite probe #{rep + 1}", float("nan"), probes[-1]), flush=True)
+            for backend in args.backends.split(","):
+                if backend == "postgresql" and not pg:
+                    if rep == 0:
+                        print("postgresql: skipped (set CLOACINA_BENCH_POSTGRES_URL)")
+                    continue
+                for kind in args.runner.split(","):
+                    for shape in shapes:
+                        f = run_one(tmp, pg, backend, kind, shape, rep, args)
+                        runs.setdefault((backend, kind, shape), []).append(f)
+                        show(f, f" #{rep + 1}")
+        results = summarise(runs, probes, args.repeat)
         if not args.no_prefect:
             prefect = prefect_env.run_all(shapes, args.prefect_workflows, args.concurrency)
             for shape, figures in prefect.items():
@@ -144,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"{mine.tasks_per_s / figures['tasks_per_s']:.0f}x prefect tasks/s"
                         )
     print(TARGETS)
+    verdicts(results)
     return 0
 
 
