@@ -206,8 +206,10 @@ def main() -> int:
         )
     finally:
         daemon.reap()
-        shutil.rmtree(daemon_home, ignore_errors=True)
-        shutil.rmtree(home, ignore_errors=True)
+        own_cache = env["PYTHONPYCACHEPREFIX"] if args.bytecode == "cached" else None
+        for folder in (daemon_home, home, own_cache):
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
     medians, p95s = {}, {}
     for label, _ in cases:
         times, code = sorted(all_times[label]), codes[label]
@@ -217,10 +219,14 @@ def main() -> int:
             f"{label:<72} {medians[label]:>7.1f}ms {p90:>7.1f}ms {p95s[label]:>7.1f}ms "
             f"{times[0]:>7.1f}ms  {code}"
         )
-    cache = env.get("PYTHONPYCACHEPREFIX")
+    bytecode = (
+        "cached (PYTHONPYCACHEPREFIX)"
+        if args.bytecode == "cached"
+        else f"as the environment says ({bytecode_note()})"
+    )
     print(
-        f"\nruns per command: {args.runs}, interleaved (after 2 warm-up rounds); bytecode: "
-        + (f"cached under {cache}" if cache else f"as the environment says ({bytecode_note()})")
+        f"\nruns per command: {args.runs}, interleaved (after 2 warm-up rounds); "
+        f"bytecode: {bytecode}"
     )
     help_ms = medians["cloacinactl --help"]
     print(
