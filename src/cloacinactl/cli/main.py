@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from cloacinactl import __version__
 from cloacinactl.cli.framework import (
@@ -21,6 +21,7 @@ from cloacinactl.cli.framework import (
 )
 from cloacinactl.cli.nouns import NOUNS
 from cloacinactl.errors import EXIT_USER, CloacinaError, UsageError, UserError
+from cloacinactl.procexit import exit_now
 
 if TYPE_CHECKING:
     from cloacinactl.cli.context import Ctx
@@ -172,29 +173,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entry() -> None:
     exit_now(main())
-
-
-def exit_now(code: int) -> NoReturn:
-    """``sys.exit(code)``, without the interpreter's teardown when nothing needs it.
-
-    Tearing down the ~130 modules a verb has loaded costs ~10 ms of a
-    ``status`` that should answer in well under 200 ms. When no atexit
-    callback is registered (logging, loguru, temp dirs and coverage all
-    register one) and no other thread is alive, teardown only frees memory:
-    flush the standard streams and leave with ``os._exit``.
-    """
-    import atexit
-    import os
-
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        sys.exit(code)  # let the normal teardown report or ignore it, as always
-    threading = sys.modules.get("threading")
-    if atexit._ncallbacks() == 0 and (threading is None or threading.active_count() == 1):
-        os._exit(code)
-    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 
 from cloacinactl.config import pick_database_url
+from cloacinactl.procexit import exit_now
 from cloacinactl.services.common import (
     add_bind_flag,
     http_fields,
@@ -57,4 +57,4 @@ def _run(argv: Sequence[str]) -> int:
 
 
 def main() -> None:
-    sys.exit(run_entry(_run))
+    exit_now(run_entry(_run))

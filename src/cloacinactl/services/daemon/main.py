@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 from cloacinactl.config import load_config
 from cloacinactl.config.home import Home
+from cloacinactl.procexit import exit_now
 from cloacinactl.services.common import base_fields, new_parser, positive_int, run_entry
 from cloacinactl.services.daemon.engine import SchedulerWorkload
 from cloacinactl.services.daemon.service import DaemonService, DaemonServiceConfig
@@ -63,4 +63,4 @@ def _run(argv: Sequence[str]) -> int:
 
 
 def main() -> None:
-    sys.exit(run_entry(_run))
+    exit_now(run_entry(_run))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 
 from cloacinactl.config import load_config, pick_database_url
 from cloacinactl.config.home import Home
 from cloacinactl.errors import UserError
+from cloacinactl.procexit import exit_now
 from cloacinactl.services.common import (
     add_bind_flag,
     env_bool,
@@ -89,4 +89,4 @@ def _run(argv: Sequence[str]) -> int:
 
 
 def main() -> None:
-    sys.exit(run_entry(_run))
+    exit_now(run_entry(_run))
