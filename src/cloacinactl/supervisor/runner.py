@@ -18,6 +18,7 @@ new level applies to both log sinks immediately.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -177,6 +178,19 @@ class _Stop:
     scope: trio.CancelScope | None = None
 
 
+def _settle_heap() -> None:
+    """Collect start-up garbage once, then move every surviving object (modules,
+    classes, configuration, caches: ~60,000 of them) out of the collector's reach.
+
+    A full collection walks every tracked object: ~1 µs each on a small machine,
+    so 50-200 ms with the GIL held, a stall for every in-flight task each time
+    the heap has grown by a quarter. After the freeze only what was allocated
+    since start-up is walked.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def _supervise(
     config: ServiceConfig,
     serve: Callable[..., Awaitable[None]],
@@ -195,6 +209,7 @@ async def _supervise(
             async with trio.open_nursery() as inner:
                 stop.scope = inner.cancel_scope
                 meta = await inner.start(serve, config)
+                _settle_heap()
                 if isinstance(meta, dict) and meta:
                     rt.record(**meta)
                 where = (
