@@ -73,6 +73,8 @@ class Worker:
         base = {"source_id": source.source_id, "cached": cached}
         if op == "load":
             return {**base, "status": "loaded", "description": loaded.description, "error": None}
+        # the package's own modules for the lookup, the call and its callbacks
+        self.cache.activate(loaded)
         function_ref = args.get("function")
         if function_ref is not None and not isinstance(function_ref, str):
             raise ValueError("'function' must be a string 'module:qualname' or 'qualname'")

@@ -6,6 +6,12 @@ imported by the packages layer's ``import_package``, which returns a
 collection holding the live task and trigger callables. Loaded sources are
 cached by ``source_id`` for the worker's life, so a workflow's code is
 imported once per worker and reused by every later task.
+
+Packages loaded into one worker share ``sys.modules``; :meth:`SourceCache.activate`
+puts a package source's own modules and import roots in place before each of
+its calls (see ``cloacinactl.packages.importer.ModuleSwitch``), so a task that
+imports ``helpers`` at call time gets its own package's ``helpers``. Module
+sources are not switched: they see whatever is imported.
 """
 
 from __future__ import annotations
@@ -16,9 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .sources import ModuleSource, PackageSource, Source
+
+if TYPE_CHECKING:
+    from cloacinactl.packages.importer import ModuleSwitch, PackageModules
 
 # Where ``@cloaca.task`` leaves its spec (with the callbacks) on the function.
 TASK_SPEC_ATTR = "__cloaca_task__"
@@ -36,6 +45,7 @@ class LoadedSource:
     description: dict[str, Any]
     module: ModuleType | None = None
     collection: Any = None
+    modules: PackageModules | None = None  # a package's own modules (None: a module source)
 
     def task_function(
         self, workflow: str, task_id: str, function: str | None
@@ -122,17 +132,18 @@ def load_module_source(source: ModuleSource) -> LoadedSource:
     return LoadedSource(source, description, module=module)
 
 
-def load_package_source(source: PackageSource) -> LoadedSource:
-    """Import a package source through the packages layer's importer."""
+def load_package_source(source: PackageSource, switch: ModuleSwitch) -> LoadedSource:
+    """Import a package source through the packages layer's importer; it is left
+    active in ``switch``."""
     # Imported here: the importer runs user code and only workers need it.
     from cloacinactl.packages.importer import import_package
     from cloacinactl.packages.manifest import Manifest
 
     manifest = Manifest.from_dict(source.manifest)
-    collection, description = import_package(Path(source.root), manifest)
+    collection, description, modules = import_package(Path(source.root), manifest, switch)
     described = _describe(description)
     described.setdefault("source_id", source.source_id)
-    return LoadedSource(source, described, collection=collection)
+    return LoadedSource(source, described, collection=collection, modules=modules)
 
 
 def _describe(description: Any) -> dict[str, Any]:
@@ -151,6 +162,7 @@ class SourceCache:
 
     def __init__(self) -> None:
         self._loaded: dict[str, LoadedSource] = {}
+        self._switch: ModuleSwitch | None = None  # made with the first package source
 
     def ids(self) -> list[str]:
         """Ids of the loaded sources."""
@@ -164,6 +176,19 @@ class SourceCache:
         if isinstance(source, ModuleSource):
             loaded = load_module_source(source)
         else:
-            loaded = load_package_source(source)
+            loaded = load_package_source(source, self._module_switch())
         self._loaded[source.source_id] = loaded
         return loaded, False
+
+    def activate(self, loaded: LoadedSource) -> None:
+        """Before calling into ``loaded``: a package's own modules in ``sys.modules``
+        and its roots first on ``sys.path`` (a module source changes nothing)."""
+        if loaded.modules is not None and self._switch is not None:
+            self._switch.activate(loaded.modules)
+
+    def _module_switch(self) -> ModuleSwitch:
+        if self._switch is None:
+            from cloacinactl.packages.importer import ModuleSwitch
+
+            self._switch = ModuleSwitch()
+        return self._switch
