@@ -54,6 +54,33 @@ def test_server_takes_database_url_from_config_toml(
     assert httpx.get(f"http://{address}/ready", timeout=10).status_code == 200
 
 
+def test_server_sighup_rechecks_config_toml(
+    cli, home: Path, services: Services, tmp_path: Path
+) -> None:
+    first = f"sqlite:///{tmp_path / 'server.db'}"
+    assert cli("config", "set", "database_url", first).returncode == 0
+    proc = services.cli("server", "start", "--bind", "127.0.0.1:0")
+    address = wait_recorded(home, "server", proc)
+    log = home / "logs" / "cloacina-server.log"
+    config = home / "config.toml"
+
+    config.write_text(f'database_url = "sqlite:///{tmp_path / "other.db"}"\n')
+    proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "restart the server to use it" in log.read_text(), what="url change noted")
+
+    config.write_text("database_url = [not toml\n")
+    proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "rejected, nothing changed" in log.read_text(), what="bad config noted")
+
+    # still serving, on the database it started with
+    assert proc.poll() is None, "SIGHUP must not stop the server"
+    status = httpx.get(f"http://{address}/v1/health/status", timeout=10).json()
+    assert status["database"]["connected"] is True
+    assert "server.db" in status["database"]["url"]
+    for line in log.read_text().splitlines():
+        json.loads(line)
+
+
 def test_server_rejects_bad_flags(cli) -> None:
     bad_bind = cli("server", "start", "--bind", "nonsense", "--database-url", "sqlite:///x.db")
     assert bad_bind.returncode == 1

@@ -57,10 +57,8 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
     args = parser.parse_args(argv)
     # --database-url, else DATABASE_URL, else database_url in config.toml (the
     # reference's "admin, server start"); the file is read only when needed.
-    raw_url = (
-        pick_database_url(args.database_url, os.environ)
-        or load_config(Home.resolve(args.home)).database_url
-    )
+    given_url = pick_database_url(args.database_url, os.environ)
+    raw_url = given_url or load_config(Home.resolve(args.home)).database_url
     if not raw_url:
         raise UserError(
             "cloacina-server needs a database: no --database-url, DATABASE_URL is not set"
@@ -79,6 +77,7 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
         require_signatures=bool(require),
         reconcile_interval_s=args.reconcile_interval_s,
         db_check_timeout_s=args.db_check_timeout_s,
+        database_url_from_config=not given_url,
     )
 
 

@@ -33,6 +33,8 @@ class ServerServiceConfig(ServiceConfig):
     reconcile_interval_s: int = 30
     db_check_timeout_s: float = 2.0
     verbose: bool = False
+    # the URL came from config.toml (no --database-url / DATABASE_URL): SIGHUP re-reads it
+    database_url_from_config: bool = False
 
 
 class ServerService:
@@ -104,7 +106,37 @@ class ServerService:
             task_status.started({"address": self.address})
 
     async def reload(self) -> LogFilter:
-        logger.info("server reload: log filter re-read from RUST_LOG")
+        """SIGHUP: check config.toml again and say what it would change.
+
+        Nothing in it applies to a running server (its address and database are
+        bound at start), so a changed ``database_url`` is reported as needing a
+        restart and a broken file as rejected; the server keeps running as it is.
+        """
+        from cloacinactl.config import load_config
+        from cloacinactl.errors import CloacinaError
+
+        path = self.config.home.config_file
+        try:
+            settings = await trio.to_thread.run_sync(load_config, self.config.home)
+        except CloacinaError as exc:
+            logger.error("server reload: {} rejected, nothing changed: {}", path, exc.message)
+        else:
+            current = self.config.database_url
+            configured = settings.database_url
+            if self.config.database_url_from_config and current is not None:
+                if configured is None:
+                    logger.warning(
+                        "server reload: database_url removed from {}; the running server keeps"
+                        " {} until it is restarted",
+                        path,
+                        current.redacted,
+                    )
+                elif configured != current.original:
+                    logger.warning(
+                        "server reload: database_url changed in {}; restart the server to use it",
+                        path,
+                    )
+            logger.info("server reload: {} checked; log filter from -v / RUST_LOG", path)
         return resolve_filter(verbose=self.config.verbose, env=os.environ.get("RUST_LOG"))
 
     def status_line(self) -> str:
