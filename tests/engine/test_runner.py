@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import flows
@@ -73,3 +74,27 @@ async def test_one_poisoned_outcome_does_not_stall_the_engine(db_url: str) -> No
         results = [await runner.aexecute("pipeline", {}, timeout=30) for _ in range(3)]
         assert [r.status for r in results] == ["Completed"] * 3
         await runner.ashutdown(1)
+
+
+async def test_executions_nobody_waits_for_leave_nothing_behind(db_url: str) -> None:
+    # a daemon starts executions from schedules and never waits for them: the runner
+    # must not keep an entry (event + result) per execution it ever ran
+    runner = Runner(db_url, task_runner=InProcessTaskRunner(), config=FAST)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.serve)
+        await runner.aregister(flows.pipeline(), flows.CODE)
+        started = [await runner.start_execution("pipeline", {}) for _ in range(30)]
+        with trio.fail_after(30):
+            while [eid for eid in started if await runner.is_active(eid)]:
+                await trio.sleep(0.05)
+        # waited-for executions are forgotten too, whether they finished or timed out
+        assert (await runner.aexecute("pipeline", {}, timeout=20)).ok
+        slow = await runner.start_execution("pipeline", {})
+        with contextlib.suppress(trio.TooSlowError):
+            await runner.wait(slow, timeout=0)
+        # a late wait() still gets the result, from the database
+        assert (await runner.wait(started[0], timeout=20)).status == "Completed"
+        assert (await runner.wait(slow, timeout=20)).ok
+        leftovers = (dict(runner._done), dict(runner._results))
+        await runner.ashutdown(5)
+    assert leftovers == ({}, {})

@@ -151,10 +151,17 @@ class Runner:
     def _finished(self, finished: Mapping[str, ExecutionResult | None]) -> None:
         for eid, result in finished.items():
             event = self._done.get(eid)
-            if event is not None:
+            if event is None:
+                continue
+            if event.statistics().tasks_waiting:
                 if result is not None:
-                    self._results[eid] = result
-                event.set()
+                    self._results[eid] = result  # the waiter takes it (no read needed)
+            else:
+                # nobody waits (a schedule started it, or its waiter is between looks):
+                # keep nothing, or a daemon would hold every execution it ever ran; a
+                # later wait() reads the outcome from the database
+                del self._done[eid]
+            event.set()
 
     async def _read(self, fn: Callable[[Any], T]) -> T:
         return await trio.to_thread.run_sync(self.store.read, fn)
@@ -223,6 +230,17 @@ class Runner:
         Paused execution is not, so this keeps waiting through a pause."""
         local = execution_id in self._done
         event = self._done.setdefault(execution_id, trio.Event())
+        try:
+            return await self._wait(execution_id, event, local, timeout)
+        finally:
+            # gone, timed out or cancelled: forget it unless another wait() still waits
+            if not event.statistics().tasks_waiting and self._done.get(execution_id) is event:
+                del self._done[execution_id]
+                self._results.pop(execution_id, None)
+
+    async def _wait(
+        self, execution_id: str, event: trio.Event, local: bool, timeout: float | None
+    ) -> ExecutionResult:
         with trio.fail_after(timeout if timeout is not None else float("inf")):
             while True:
                 if local:
