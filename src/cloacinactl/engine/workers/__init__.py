@@ -4,7 +4,8 @@ Public API:
 
 - ``WorkerPool(size=None, *, service="cloacina", python=None, grace_s=5.0,
   start_timeout_s=30.0, backoff=None (the supervisor's default BackoffPolicy),
-  output_limit=1 MiB, env=None, max_calls_per_worker=None, capture_root=None)``
+  output_limit=1 MiB, env=None, max_calls_per_worker=None, capture_root=None,
+  memory_limit_mb=None)``
   with ``serve(*, task_status)``, ``stop()``,
   ``run_task(TaskRequest) -> TaskResult``, ``load(source, *, timeout) -> LoadResult``,
   ``poll_trigger(source, trigger, *, function=None, timeout=None) -> TriggerPoll``,
@@ -13,11 +14,15 @@ Public API:
   manifest)``.
 - Results: ``TaskRequest``, ``TaskResult``, ``LoadResult``, ``TriggerPoll``, ``Output``,
   ``TaskError`` (``kind``: exception, bad_return, not_json, bad_input, not_found,
-  load_failed, timeout, crashed, cancelled, protocol).
+  load_failed, timeout, crashed, memory_limit, cancelled, protocol).
 - ``TaskHandle``: what a task receives as its ``handle``/``task_handle`` argument.
 - ``PoolClosed``: raised by calls on a stopped pool; ``WorkerStartError``: raised by
   ``serve`` when a worker never becomes ready, or later when every worker gave up
-  (FATAL). Timeouts and task crashes never count towards FATAL.
+  (FATAL). Timeouts, task crashes and memory-limit kills never count towards FATAL.
+- Memory: every worker raises its ``oom_score_adj`` (the kernel's OOM killer takes
+  a worker before the supervisor); with ``memory_limit_mb`` a worker whose RSS
+  passes the limit during an attempt is killed (that attempt fails with kind
+  ``memory_limit``) and one that is over it between attempts is recycled.
 """
 
 from __future__ import annotations

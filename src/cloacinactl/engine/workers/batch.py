@@ -28,7 +28,7 @@ import trio
 
 from .connection import WorkerGone
 from .exchange import replace_worker
-from .outcome import TaskError, call_failure
+from .outcome import TaskError
 from .protocol import ProtocolError
 from .results import Output, TaskRequest, TaskResult
 from .slots import Call, Slot
@@ -149,25 +149,19 @@ async def _run_chunk(
                 pass
             except ProtocolError as exc:
                 failure = str(exc)
+        if position >= len(chunk):
+            return []
+        # the head attempt failed with its worker; the ones behind it never started
+        replace_worker(slot.child, call)
+        error, captured = await core._lost(
+            slot, call, "run_task", timeout=timed_out, failure=failure
+        )
+    except BaseException:
+        replace_worker(slot.child, call)  # cancelled mid-chunk: the worker is mid-attempt
+        raise
     finally:
-        if position < len(chunk):
-            replace_worker(slot.child, call)
-        slot.call = None
-    if position >= len(chunk):
-        return []
-    # the head attempt failed with its worker; the ones behind it never started
-    with trio.move_on_after(core.grace_s + 5.0):
-        await call.exited.wait()
-    captured = await core._read_capture(call.pid)
+        slot.call = None  # only now: the exit hook records the exit on the slot's call
     index, request = chunk[position]
-    error = call_failure(
-        "run_task",
-        f"worker {slot.index} (pid {call.pid})",
-        returncode=None if call.exit is None else call.exit.returncode,
-        timeout=timed_out,
-        protocol_failure=failure,
-        stopped=call.stopped,
-    )
     deliver(
         index,
         TaskResult(

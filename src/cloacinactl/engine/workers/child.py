@@ -4,8 +4,9 @@ A plain synchronous loop (no trio here, to start fast): read a request frame
 from the private socket, serve it, write the response frame. Task output goes
 to capture files (see ``capture.py``), never to the socket. The worker ignores
 SIGINT (the supervisor decides when it stops), sets its process title
-(``cloacina-daemon: worker 3``) and exits when the socket closes or when its
-parent process goes away.
+(``cloacina-daemon: worker 3``), raises its ``oom_score_adj`` (under memory
+pressure the kernel kills a worker, not the supervisor) and exits when the
+socket closes or when its parent process goes away.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from . import protocol
 from .calling import TaskHandle, call_task, call_trigger, wants_handle
 from .capture import Capture, remove_capture
 from .loader import LoadedSource, NotFound, SourceCache
+from .memory import prefer_as_oom_victim
 from .outcome import TaskError, error_from_exception
 from .sources import source_from_dict
 
@@ -206,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setproctitle.setproctitle(f"{args.title}: worker {args.index}")
     except ImportError:
         pass
+    prefer_as_oom_victim()
     sock = socket.socket(fileno=fd)
     sock.set_inheritable(False)
     parent = os.getppid()

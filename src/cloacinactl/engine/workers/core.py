@@ -15,7 +15,10 @@ request and waits for the answer, the call's timeout, or the worker's exit:
   ``forgive``n (the task's fault, not the worker's): no backoff, no fast-crash
   count, so tasks that crash on purpose never push a worker into FATAL;
 - caller cancelled: the worker is restarted the same way (it would still be
-  running the call); ``Cancelled`` propagates.
+  running the call); ``Cancelled`` propagates;
+- memory (``memory_limit_mb``, see ``memguard.py``): a worker over the limit
+  during a call is killed like a timed-out one (kind ``memory_limit``, the exit
+  forgiven); one over it between calls is recycled, failing nothing.
 
 A worker that crash-loops on its own (exits before answering ``ping``, again
 and again) goes FATAL under the supervisor's backoff policy: at start-up
@@ -53,9 +56,10 @@ from cloacinactl.supervisor import (
 from .capture import read_capture, remove_capture
 from .connection import Connection
 from .exchange import exchange
+from .memguard import MemoryGuard
 from .outcome import TaskError, call_failure
 from .protocol import DEFAULT_OUTPUT_LIMIT, FD_ENV, ProtocolError
-from .slots import Call, Dispatcher, Slot
+from .slots import Call, Dispatcher, Slot, slot_stats
 
 
 class PoolClosed(CloacinaError):
@@ -99,10 +103,15 @@ class PoolCore:
         env: dict[str, str] | None = None,
         max_calls_per_worker: int | None = None,
         capture_root: Path | None = None,
+        memory_limit_mb: int | None = None,
     ) -> None:
         self.size = size if size is not None else (os.cpu_count() or 1)
         if self.size < 1:
             raise CloacinaError(f"worker pool size must be at least 1, got {self.size}")
+        if memory_limit_mb is not None and memory_limit_mb < 1:
+            raise CloacinaError(
+                f"worker memory limit must be at least 1 MiB, got {memory_limit_mb}"
+            )
         self.service = service
         self.python = python or sys.executable
         self.grace_s = grace_s
@@ -112,6 +121,8 @@ class PoolCore:
         self.env = env
         self.max_calls_per_worker = max_calls_per_worker
         self.capture_root = capture_root
+        self.memory_limit_mb = memory_limit_mb
+        self._memory = None if memory_limit_mb is None else MemoryGuard(memory_limit_mb)
         self._slots = [Slot(index=i + 1) for i in range(self.size)]
         self._dispatch = Dispatcher(self._slots)
         self._capture_dir: Path | None = None
@@ -143,7 +154,14 @@ class PoolCore:
             async with trio.open_nursery() as starters:
                 for slot in self._slots:
                     starters.start_soon(nursery.start, self._run_slot, slot)
-            logger.info("worker pool ready size={} service={}", self.size, self.service)
+            if self._memory is not None:
+                nursery.start_soon(self._memory.watch, self, self._stop)
+            logger.info(
+                "worker pool ready size={} service={} memory_limit_mb={}",
+                self.size,
+                self.service,
+                self.memory_limit_mb,
+            )
             task_status.started()
             await self._stop.wait()
             with trio.move_on_after(self.grace_s):
@@ -167,30 +185,11 @@ class PoolCore:
         await self._stopped.wait()
 
     def stats(self) -> dict[str, Any]:
-        """Workers, ready, busy, queued callers, restarts and per-worker states."""
-        states: dict[str, int] = {}
-        workers = []
-        for slot in self._slots:
-            state = slot.child.state.value if slot.child is not None else "STOPPED"
-            states[state] = states.get(state, 0) + 1
-            workers.append(
-                {
-                    "index": slot.index,
-                    "pid": slot.pid if slot.ready else None,
-                    "state": state,
-                    "generation": slot.generation,
-                    "busy": slot.busy,
-                    "sources": sorted(slot.sources),
-                }
-            )
+        """Workers, ready, busy, queued callers, restarts, the memory limit and
+        per-worker states."""
         return {
-            "workers": self.size,
-            "ready": sum(1 for s in self._slots if s.ready),
-            "busy": sum(1 for s in self._slots if s.busy),
-            "queued": self._dispatch.queued,
-            "restarts": sum(s.child.restarts if s.child is not None else 0 for s in self._slots),
-            "states": states,
-            "per_worker": workers,
+            **slot_stats(self._slots, self._dispatch.queued),
+            "memory_limit_mb": self.memory_limit_mb,
         }
 
     def _close(self, reason: str) -> None:
@@ -323,15 +322,22 @@ class PoolCore:
         if not slot.ready:
             return
         if self.max_calls_per_worker is not None and slot.calls >= self.max_calls_per_worker:
-            # Recycle: closing the socket makes the idle worker exit; the
-            # supervisor starts a fresh one (bounds leaks in user code).
-            logger.debug("recycling worker index={} calls={}", slot.index, slot.calls)
-            slot.ready = False
-            if slot.conn is not None:
-                slot.conn.close()
-                slot.conn = None
+            self._recycle(slot, f"{slot.calls} calls", level="DEBUG")
+            return
+        if self._memory is not None and self._memory.after_call(self, slot):
             return
         self._dispatch.make_available(slot)
+
+    def _recycle(self, slot: Slot, why: str, level: str = "INFO") -> None:
+        """Replace an idle worker: closing its socket makes it exit; the supervisor
+        starts a fresh one at once (forgiven: a recycle is no crash)."""
+        logger.log(level, "recycling worker index={} pid={} reason={}", slot.index, slot.pid, why)
+        slot.ready = False
+        if slot.child is not None:
+            slot.child.forgive(slot.generation)
+        if slot.conn is not None:
+            slot.conn.close()
+            slot.conn = None
 
     async def call(
         self, op: str, args: dict[str, Any], *, source_id: str | None, timeout: float | None
@@ -361,21 +367,32 @@ class PoolCore:
             if result is not None:
                 slot.calls += 1
                 return RawReply(result, None, result, slot.index, call.pid)
-            with trio.move_on_after(self.grace_s + 5.0):
-                await call.exited.wait()
+            error, captured = await self._lost(
+                slot, call, op, timeout=timeout if timed_out else None, failure=failure
+            )
         finally:
             slot.call = None
+        return RawReply(None, error, captured, slot.index, call.pid)
+
+    async def _lost(
+        self, slot: Slot, call: Call, op: str, *, timeout: float | None, failure: str | None
+    ) -> tuple[TaskError, dict[str, Any]]:
+        """Why ``call`` got no answer, and the output it left. Waits for the worker's
+        exit, so ``slot.call`` must still be ``call`` (the exit hook records it there)."""
+        with trio.move_on_after(self.grace_s + 5.0):
+            await call.exited.wait()
         captured = await self._read_capture(call.pid)
         event = call.exit
         error = call_failure(
             op,
             f"worker {slot.index} (pid {call.pid})",
             returncode=None if event is None else event.returncode,
-            timeout=timeout if timed_out else None,
+            timeout=timeout,
             protocol_failure=failure,
             stopped=call.stopped,
+            memory=call.memory,
         )
-        return RawReply(None, error, captured, slot.index, call.pid)
+        return error, captured
 
     async def _read_capture(self, pid: int) -> dict[str, Any]:
         directory = self._capture_dir

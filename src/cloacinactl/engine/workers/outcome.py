@@ -10,6 +10,8 @@ Error ``kind`` values:
 - ``load_failed``: importing the source failed
 - ``timeout``: the call ran past its timeout; the worker was killed and replaced
 - ``crashed``: the worker process died during the call (``exit_code`` / ``signal``)
+- ``memory_limit``: the worker grew past the pool's memory limit during the call;
+  it was killed and replaced
 - ``cancelled``: the pool stopped (shutdown) before the call finished
 - ``protocol``: the worker answered something the pool could not understand
 
@@ -26,6 +28,8 @@ import signal
 import traceback
 from dataclasses import dataclass
 from typing import Any
+
+from .memory import mib
 
 TRANSIENT_TYPES: tuple[type[BaseException], ...] = (TimeoutError, ConnectionError)
 
@@ -113,8 +117,10 @@ def call_failure(
     timeout: float | None,
     protocol_failure: str | None,
     stopped: bool,
+    memory: tuple[int, int] | None = None,
 ) -> TaskError:
-    """Why a call got no answer from its worker (``timeout`` is set when it timed out)."""
+    """Why a call got no answer from its worker (``timeout`` is set when it timed out,
+    ``memory`` = (limit MiB, RSS bytes) when the memory limit killed the worker)."""
     code = returncode if returncode is not None and returncode >= 0 else None
     signum = -returncode if returncode is not None and returncode < 0 else None
     if timeout is not None:
@@ -122,6 +128,15 @@ def call_failure(
             "timeout",
             f"{op} did not finish within {timeout:g} s; {who} was killed and replaced",
             transient=True,
+            exit_code=code,
+            signal=signum,
+        )
+    if memory is not None:
+        limit_mb, rss = memory
+        return TaskError(
+            "memory_limit",
+            f"{who} exceeded the {limit_mb} MiB memory limit (RSS {mib(rss)} MiB) "
+            f"during {op}; it was killed and replaced",
             exit_code=code,
             signal=signum,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import trio
 
@@ -29,6 +30,8 @@ class Call:
     exit: ExitEvent | None = None
     exited: trio.Event = field(default_factory=trio.Event)
     stopped: bool = False  # the pool stopped under it
+    memory: tuple[int, int] | None = None  # (limit MiB, RSS bytes): the limit killed it
+    seen_at: int = -1  # the slot's ``calls`` when the memory watch last saw this call
 
 
 @dataclass
@@ -47,6 +50,35 @@ class Slot:
     call: Call | None = None
     pending: dict[int, Connection] = field(default_factory=dict)
     calls: int = 0  # calls answered by the current generation
+    rss_checked_at: float = float("-inf")  # trio time of the last memory reading
+
+
+def slot_stats(slots: Sequence[Slot], queued: int) -> dict[str, Any]:
+    """Workers, ready, busy, ``queued`` callers, restarts and per-worker states."""
+    states: dict[str, int] = {}
+    workers = []
+    for slot in slots:
+        state = slot.child.state.value if slot.child is not None else "STOPPED"
+        states[state] = states.get(state, 0) + 1
+        workers.append(
+            {
+                "index": slot.index,
+                "pid": slot.pid if slot.ready else None,
+                "state": state,
+                "generation": slot.generation,
+                "busy": slot.busy,
+                "sources": sorted(slot.sources),
+            }
+        )
+    return {
+        "workers": len(slots),
+        "ready": sum(1 for s in slots if s.ready),
+        "busy": sum(1 for s in slots if s.busy),
+        "queued": queued,
+        "restarts": sum(s.child.restarts if s.child is not None else 0 for s in slots),
+        "states": states,
+        "per_worker": workers,
+    }
 
 
 @dataclass
