@@ -63,7 +63,12 @@ def code_wire(code: Any, workflow: WorkflowDef) -> dict[str, Any]:
 
 
 class Runner:
-    """Execute registered workflows durably against ``database_url``."""
+    """Execute registered workflows durably against ``database_url``.
+
+    Without a ``task_runner`` the runner starts its own ``WorkerPool`` of
+    ``workers`` processes; ``worker_memory_limit_mb`` is that pool's per-worker
+    RSS limit (None: no limit).
+    """
 
     def __init__(
         self,
@@ -76,9 +81,11 @@ class Runner:
         store: Store | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
         service: str = "cloacina",
+        worker_memory_limit_mb: int | None = None,
     ) -> None:
         self.database_url = database_url
         self.service = service
+        self.worker_memory_limit_mb = worker_memory_limit_mb  # for the pool it starts
         self._pool: Any = None
         self.tenant = tenant
         self.workers = workers or os.cpu_count() or 1
@@ -121,7 +128,11 @@ class Runner:
                 from cloacinactl.engine.pooled import PoolTaskRunner
                 from cloacinactl.engine.workers import WorkerPool
 
-                self._pool = WorkerPool(self.workers, service=self.service)
+                self._pool = WorkerPool(
+                    self.workers,
+                    service=self.service,
+                    memory_limit_mb=self.worker_memory_limit_mb,
+                )
                 await nursery.start(self._pool.serve)
                 runner = PoolTaskRunner(self._pool)
             self._executor = Executor(self._store, runner, self.config, clock=self._clock)

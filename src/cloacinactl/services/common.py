@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from cloacinactl import __version__
@@ -16,6 +16,7 @@ from cloacinactl.errors import CloacinaError, UsageError, UserError
 if TYPE_CHECKING:
     from cloacinactl.supervisor import Runtime
 
+WORKER_MEMORY_ENV = "CLOACINA_WORKER_MEMORY_LIMIT_MB"
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
@@ -134,6 +135,34 @@ def http_fields(args: argparse.Namespace, service: str) -> dict[str, Any]:
         "port": args.bind[1],
         "verbose": bool(args.verbose),
     }
+
+
+def add_worker_memory_flag(parser: argparse.ArgumentParser) -> None:
+    """``--worker-memory-limit-mb N`` of the services that run task code (daemon, server)."""
+    parser.add_argument(
+        "--worker-memory-limit-mb",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="Kill a worker whose memory (RSS) passes N MiB during a task, failing that "
+        f"attempt, and recycle one over it between tasks (default: ${WORKER_MEMORY_ENV}, "
+        "else no limit).",
+    )
+
+
+def worker_memory_limit_mb(flag: int | None, environ: Mapping[str, str]) -> int | None:
+    """The flag's value, else ``CLOACINA_WORKER_MEMORY_LIMIT_MB``, else None (no limit)."""
+    if flag is not None:
+        return flag
+    text = environ.get(WORKER_MEMORY_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError as exc:
+        raise UserError(
+            f"{WORKER_MEMORY_ENV}={text!r}: {exc}", hint="a whole number of MiB, at least 1"
+        ) from None
 
 
 def runtime_status(rt: Runtime) -> dict[str, Any]:

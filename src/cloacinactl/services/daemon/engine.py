@@ -82,7 +82,11 @@ class SchedulerWorkload:
         store = self.store = daemon.store
         self.shutdown_timeout_s = config.shutdown_timeout_s
         # ps shows "cloacina-daemon: worker 1"
-        pool = WorkerPool(self.workers, service="cloacina-daemon")
+        pool = WorkerPool(
+            self.workers,
+            service="cloacina-daemon",
+            memory_limit_mb=config.worker_memory_limit_mb,
+        )
         runner = Runner(
             config.home.database_url,
             store=store,
@@ -208,5 +212,6 @@ class SchedulerWorkload:
             }
         if self.pool is not None:
             stats = self.pool.stats()
-            body["workers"] = {k: stats[k] for k in ("workers", "ready", "busy", "queued")}
+            keys = ("workers", "ready", "busy", "queued", "memory_limit_mb")
+            body["workers"] = {k: stats[k] for k in keys}
         return body

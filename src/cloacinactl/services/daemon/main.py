@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from cloacinactl.config import load_config
 from cloacinactl.config.home import Home
 from cloacinactl.procexit import exit_now
-from cloacinactl.services.common import base_fields, new_parser, positive_int, run_entry
+from cloacinactl.services.common import (
+    add_worker_memory_flag,
+    base_fields,
+    new_parser,
+    positive_int,
+    run_entry,
+    worker_memory_limit_mb,
+)
 from cloacinactl.services.daemon.engine import SchedulerWorkload
 from cloacinactl.services.daemon.service import DaemonService, DaemonServiceConfig
 from cloacinactl.services.reconcile import normalise_dir
@@ -30,7 +38,9 @@ def parse(argv: Sequence[str]) -> DaemonServiceConfig:
         metavar="MS",
         help="Reconciler fallback poll interval in ms (default from config, 500).",
     )
+    add_worker_memory_flag(parser)
     args = parser.parse_args(argv)
+    memory_limit_mb = worker_memory_limit_mb(args.worker_memory_limit_mb, os.environ)
     settings = load_config(Home.resolve(args.home))
     fields = base_fields(args, "daemon", configured_level=settings.daemon.log_level)
     shutdown = args.shutdown_timeout_s
@@ -46,6 +56,7 @@ def parse(argv: Sequence[str]) -> DaemonServiceConfig:
         cli_shutdown_timeout_s=shutdown,
         verbose=bool(args.verbose),
         settings=settings,
+        worker_memory_limit_mb=memory_limit_mb,
     )
 
 

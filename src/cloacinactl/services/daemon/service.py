@@ -39,6 +39,7 @@ class DaemonServiceConfig(ServiceConfig):
     cli_shutdown_timeout_s: float | None = None  # --shutdown-timeout-s likewise
     verbose: bool = False
     settings: Config = field(default_factory=Config)
+    worker_memory_limit_mb: int | None = None  # per worker; None: no limit
 
 
 class Workload(Protocol):
