@@ -61,7 +61,15 @@ def show(f: Figures, suffix: str = "", after: str = "") -> None:
 def run_one(
     tmp: str, pg: str | None, backend: str, kind: str, shape: str, rep: int, args: Any
 ) -> Figures:
-    params = (backend, shape, args.workflows, args.concurrency, kind, args.workers)
+    params = (
+        backend,
+        shape,
+        args.workflows,
+        args.concurrency,
+        kind,
+        args.workers,
+        args.worker_memory_limit_mb,
+    )
     if backend == "sqlite":
         return trio.run(measure, f"sqlite:///{tmp}/{kind}-{shape}-{rep}.db", *params)
     assert pg is not None
@@ -123,6 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     p.add_argument(
+        "--worker-memory-limit-mb",
+        type=int,
+        default=None,
+        metavar="N",
+        help="pool runner: each worker's memory limit (default: none)",
+    )
+    p.add_argument(
         "--prefect-workflows",
         type=int,
         default=100,
@@ -144,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     pg = os.environ.get("CLOACINA_BENCH_POSTGRES_URL") or os.environ.get(
         "CLOACINA_TEST_POSTGRES_URL"
     )
-    print(f"workflows={args.workflows} concurrency={args.concurrency} workers={args.workers}")
+    print(
+        f"workflows={args.workflows} concurrency={args.concurrency} workers={args.workers}"
+        f" worker_memory_limit_mb={args.worker_memory_limit_mb}"
+    )
     print(f"{'run':<34} {'wf/s':>10} {'tasks/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
     runs: dict[tuple[str, str, str], list[Figures]] = {}
     probes: list[float] = []

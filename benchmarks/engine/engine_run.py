@@ -53,6 +53,7 @@ async def measure(
     concurrency: int,
     runner_kind: str,
     workers: int,
+    memory_limit_mb: int | None = None,
 ) -> Figures:
     task_runner: TaskRunner | None = (
         InProcessTaskRunner(inline=True) if runner_kind == "inline" else None
@@ -62,7 +63,12 @@ async def measure(
         concurrency=max(concurrency * 5, 8), batch_size=512, poll_interval_s=0.05
     )
     runner = Runner(
-        url, task_runner=task_runner, config=config, workers=workers, service="cloacina-bench"
+        url,
+        task_runner=task_runner,
+        config=config,
+        workers=workers,
+        service="cloacina-bench",
+        worker_memory_limit_mb=memory_limit_mb,
     )
     workflow = SHAPES[shape]()
     code: dict[str, Any] = {"kind": "module", "module": MODULE, "sys_path": []}
