@@ -28,8 +28,7 @@ def test_the_flag_wins_over_the_environment_which_is_the_default() -> None:
         ("cloacina-daemon", "0", None, "--worker-memory-limit-mb: must be at least 1, got 0"),
         ("cloacina-daemon", "lots", None, "expected a whole number, got 'lots'"),
         ("cloacina-daemon", None, "-1", f"{WORKER_MEMORY_ENV}='-1': must be at least 1"),
-        ("cloacina-server", "0", None, "--worker-memory-limit-mb: must be at least 1, got 0"),
-        ("cloacina-server", None, "1.5", f"{WORKER_MEMORY_ENV}='1.5': expected a whole number"),
+        ("cloacina-daemon", None, "1.5", f"{WORKER_MEMORY_ENV}='1.5': expected a whole number"),
     ],
 )
 def test_a_bad_limit_is_exit_1_before_anything_starts(

@@ -11,14 +11,12 @@ from cloacinactl.errors import UserError
 from cloacinactl.procexit import exit_now
 from cloacinactl.services.common import (
     add_bind_flag,
-    add_worker_memory_flag,
     env_bool,
     http_fields,
     new_parser,
     non_negative_float,
     positive_int,
     run_entry,
-    worker_memory_limit_mb,
 )
 from cloacinactl.services.server.service import ServerService, ServerServiceConfig
 from cloacinactl.store.urls import parse_database_url
@@ -56,9 +54,7 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
         metavar="S",
         help="Timeout of the /ready database check (default 2).",
     )
-    add_worker_memory_flag(parser)
     args = parser.parse_args(argv)
-    memory_limit_mb = worker_memory_limit_mb(args.worker_memory_limit_mb, os.environ)
     # --database-url, else DATABASE_URL, else database_url in config.toml (the
     # reference's "admin, server start"); the file is read only when needed.
     given_url = pick_database_url(args.database_url, os.environ)
@@ -82,7 +78,6 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
         reconcile_interval_s=args.reconcile_interval_s,
         db_check_timeout_s=args.db_check_timeout_s,
         database_url_from_config=not given_url,
-        worker_memory_limit_mb=memory_limit_mb,
     )
 
 

@@ -35,7 +35,6 @@ class ServerServiceConfig(ServiceConfig):
     verbose: bool = False
     # the URL came from config.toml (no --database-url / DATABASE_URL): SIGHUP re-reads it
     database_url_from_config: bool = False
-    worker_memory_limit_mb: int | None = None  # for the worker pool; None: no limit
 
 
 class ServerService:
