@@ -229,3 +229,21 @@ def test_malformed_config_is_exit_1(cli, home: Path) -> None:
     (home / "config.toml").write_text("[daemon]\nno_such_key = 1\n")
     result = cli("daemon", "start", timeout=30)
     assert result.returncode == 1 and "no_such_key" in result.stderr
+
+
+def test_a_damaged_database_is_a_clear_error_and_is_left_alone(cli, home: Path) -> None:
+    home.mkdir(parents=True)
+    db = home / "cloacina.db"
+    garbage = bytes(range(256)) * 32
+    db.write_bytes(garbage)
+    started = cli("daemon", "start", timeout=60)
+    assert started.returncode == 1
+    assert "file is not a database" in started.stderr
+    assert "move it aside" in started.stderr
+    assert "Traceback" not in started.stderr
+    assert db.read_bytes() == garbage, "the file must not be touched"
+    assert not (home / "daemon.pid").exists()
+    cleanup = cli("admin", "cleanup-events", "--database-url", f"sqlite:///{db}", timeout=60)
+    assert cleanup.returncode == 1
+    assert "file is not a database" in cleanup.stderr
+    assert db.read_bytes() == garbage

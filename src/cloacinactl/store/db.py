@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from cloacinactl.errors import UserError
@@ -112,6 +112,16 @@ class Store:
             raise UserError(
                 f"cannot open database {self.url.redacted}: {exc.orig}",
                 hint="check the database URL and that the server is running",
+            ) from exc
+        except DatabaseError as exc:
+            if self.backend != "sqlite":
+                raise
+            # "file is not a database", "database disk image is malformed": the file
+            # is left exactly as it is
+            raise UserError(
+                f"cannot open database {self.url.redacted}: {exc.orig}",
+                hint=f"{self.url.sqlite_path} is not a usable SQLite database; move it aside"
+                " to start with a new one, or restore it from a backup",
             ) from exc
 
     def close(self) -> None:

@@ -222,7 +222,8 @@ async def _supervise(
         except Exception as exc:  # the service failed: log it, exit with its code, clean up
             known = first_cloacina_error(exc)
             if known is not None:
-                logger.error("{} failed: {}", config.service, known.message)
+                hint = f" (hint: {known.hint})" if known.hint else ""
+                logger.error("{} failed: {}{}", config.service, known.message, hint)
                 code = known.exit_code
             else:
                 logger.opt(exception=exc).error("{} crashed: {!r}", config.service, leaf(exc))
