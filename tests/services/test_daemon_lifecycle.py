@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from svc_helpers import Services, clean_env, daemon_answers, gone, pid_meta, wait_for
+from svc_helpers import BIN, Services, clean_env, daemon_answers, gone, pid_meta, wait_for
 
 
 def test_start_health_status_stop(cli, home: Path, services: Services) -> None:
@@ -247,3 +247,20 @@ def test_a_damaged_database_is_a_clear_error_and_is_left_alone(cli, home: Path) 
     assert cleanup.returncode == 1
     assert "file is not a database" in cleanup.stderr
     assert db.read_bytes() == garbage
+
+
+def test_a_home_too_long_for_the_socket_is_refused_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / ("h" * 60) / ("o" * 60)
+    done = subprocess.run(
+        [str(BIN / "cloacinactl"), "--home", str(home), "daemon", "start"],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "Unix sockets allow at most" in done.stderr
+    assert "shorter --home" in done.stderr
+    assert not home.exists(), "nothing may be created"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,24 @@ from typing import Any
 import trio
 from loguru import logger
 
+from cloacinactl.errors import UserError
+
 Payload = Callable[[], Awaitable[dict[str, Any]]]
+
+
+# sun_path holds 108 bytes on Linux (104 on macOS), the terminating NUL included
+MAX_SOCKET_PATH = 103 if sys.platform == "darwin" else 107
+
+
+def check_socket_path(path: Path) -> None:
+    """Refuse, before anything starts, a socket path the kernel cannot bind."""
+    size = len(os.fsencode(path))
+    if size > MAX_SOCKET_PATH:
+        raise UserError(
+            f"the daemon's socket path {path} is {size} bytes; Unix sockets allow at most"
+            f" {MAX_SOCKET_PATH}",
+            hint="use a shorter --home (or CLOACINA_HOME)",
+        )
 
 
 async def serve_health_socket(

@@ -17,6 +17,7 @@ from cloacinactl.services.common import (
     worker_memory_limit_mb,
 )
 from cloacinactl.services.daemon.engine import SchedulerWorkload
+from cloacinactl.services.daemon.health import check_socket_path
 from cloacinactl.services.daemon.service import DaemonService, DaemonServiceConfig
 from cloacinactl.services.reconcile import normalise_dir
 from cloacinactl.supervisor import run_service
@@ -41,7 +42,9 @@ def parse(argv: Sequence[str]) -> DaemonServiceConfig:
     add_worker_memory_flag(parser)
     args = parser.parse_args(argv)
     memory_limit_mb = worker_memory_limit_mb(args.worker_memory_limit_mb, os.environ)
-    settings = load_config(Home.resolve(args.home))
+    home = Home.resolve(args.home)
+    check_socket_path(home.daemon_socket)
+    settings = load_config(home)
     fields = base_fields(args, "daemon", configured_level=settings.daemon.log_level)
     shutdown = args.shutdown_timeout_s
     return DaemonServiceConfig(
