@@ -199,3 +199,20 @@ def test_sighup_changes_the_drain_deadline(home: Path, daemons: Daemons, tmp_pat
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=8) == 0
     assert "draining (up to 1.0s)" in daemons.log.read_text()
+
+
+def test_a_missing_watch_directory_is_reported_then_picked_up_once_created(
+    cli, home: Path, daemons: Daemons, tmp_path: Path
+) -> None:
+    later = tmp_path / "not-yet"
+    proc = daemons.start("--watch-dir", str(later))
+    body = health(home) or {}
+    assert body["missing_watch_dirs"] == [str(later)]
+    assert f"watch directory {later} does not exist" in daemons.log.read_text()
+    shown = cli("daemon", "status", "--no-color").stdout
+    assert "missing_watch_dirs" in shown and str(later) in shown
+
+    drop(write_package(tmp_path, "latecomer", marker="late"), later, "latecomer.cloacina")
+    wait_for(lambda: completed_with(home, "latecomer_flow", "late"), what="its package to run")
+    assert (health(home) or {})["missing_watch_dirs"] == []
+    assert daemons.stop(proc) == 0

@@ -87,6 +87,8 @@ def show_status(ctx: Ctx, row: dict[str, Any]) -> int:
         data["workers"] = _workers(body.get("workers"))
         data["database"] = _db(body)
         data["watch_dirs"] = body.get("watch_dirs")
+        if body.get("missing_watch_dirs"):
+            data["missing_watch_dirs"] = body["missing_watch_dirs"]
         data.update(_errors(body.get("errors")))
     else:
         skip = {"status", "pid", "uptime_seconds", "started_at", "address", "database"}

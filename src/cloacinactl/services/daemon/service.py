@@ -77,6 +77,18 @@ class DaemonService:
             merge_watch_dirs(c.home.packages, c.cli_watch_dirs, c.settings.watch.directories)
         )
 
+    def missing_watch_dirs(self) -> list[Path]:
+        return [d for d in self.watch_dirs if not d.is_dir()]
+
+    def _note_missing(self) -> None:
+        # not an error (it may be created later), but a typo here must not go unnoticed
+        for folder in self.missing_watch_dirs():
+            logger.warning(
+                "watch directory {} does not exist; packages dropped there are picked up"
+                " once it is created",
+                folder,
+            )
+
     async def serve(
         self,
         config: DaemonServiceConfig,
@@ -99,6 +111,7 @@ class DaemonService:
                     home.database,
                     [str(d) for d in self.watch_dirs],
                 )
+                self._note_missing()
                 task_status.started({"socket": str(home.daemon_socket)})
         finally:
             store, self._store = self._store, None
@@ -122,6 +135,7 @@ class DaemonService:
             ),
         )
         self.watch_dirs = self._watch_dirs()
+        self._note_missing()
         for workload in self.workloads:
             await workload.reload(self)
         logger.info(
@@ -166,6 +180,7 @@ class DaemonService:
             "active_workflows": 0,
             "workers": None,
             "watch_dirs": [str(d) for d in self.watch_dirs],
+            "missing_watch_dirs": [str(d) for d in self.missing_watch_dirs()],
             "poll_interval_ms": self.config.poll_interval_ms,
         }
         for workload in self.workloads:
