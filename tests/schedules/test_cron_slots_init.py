@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
-
-import pytest
 
 from cloacinactl.engine.cronstore import CronSlots
 from cloacinactl.store import open_store
 from cloacinactl.store.schedules import ScheduleSpec, replace_package_schedules
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'c.db'}"
-    return str(request.getfixturevalue("fresh_pg_url"))
 
 
 async def test_new_schedules_start_now_and_known_cursors_are_kept(db_url: str) -> None:

@@ -4,6 +4,11 @@ One row per (schedule, scheduled time), inserted with ON CONFLICT DO NOTHING: a
 slot fires once across restarts and across every instance sharing the database.
 Implements :class:`cloacinactl.engine.schedules.interfaces.CronStore`; schedule
 rows must exist first (:func:`cloacinactl.store.schedules.replace_package_schedules`).
+
+The per-slot writes (claim, attach, advance, reclaim) go through a
+:class:`WriteBatcher`: many schedules due at the same instant (every workflow on
+``0 * * * *``) cost one transaction per round, not one each queued on the
+SQLite writer.
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 import trio
+from loguru import logger
 from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -27,15 +34,125 @@ S = s.schedules.c
 F = s.cron_fires.c
 
 
+@dataclass(eq=False)
+class _Item:
+    """One caller's write: its closure, where it sorts in a batch, and its outcome."""
+
+    work: Callable[[Connection], object]
+    key: tuple[str, ...]
+    woken: trio.Event = field(default_factory=trio.Event)
+    lead: bool = False  # this caller runs the next batch
+    done: bool = False
+    value: object = None
+    error: Exception | None = None
+
+    def settle(self, value: object = None, error: Exception | None = None) -> None:
+        self.value, self.error, self.done = value, error, True
+
+
+class WriteBatcher:
+    """Runs the writes that arrive together in one ``store.write`` transaction.
+
+    No background task: the first caller leads. It yields, so the callers of
+    the same trio scheduling round can queue behind it, then runs everything
+    queued in one transaction on a thread and hands each caller its own result.
+    Callers arriving while a batch is in flight form the next batch, led by the
+    oldest of them. When a batch's transaction fails, its items are retried one
+    transaction each, so only the caller of a bad item sees an error.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._queue: list[_Item] = []
+        self._leading = False  # some caller owns the next (or current) batch
+
+    async def run(self, work: Callable[[Connection], T], key: tuple[str, ...] = ()) -> T:
+        """``work(conn)`` inside a shared write transaction; ``key`` orders the
+        batch (rows in a fixed order, fewer deadlocks between instances)."""
+        item = _Item(work, key)
+        self._queue.append(item)
+        if self._leading:
+            try:
+                await item.woken.wait()
+            except trio.Cancelled:
+                self._abandon(item)
+                raise
+        else:
+            self._leading = item.lead = True
+            # Let this round queue up: callers woken together (by the previous
+            # batch) run in the next scheduling batch, in random order, so two
+            # yields are needed to come after all of them.
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        if not item.done:
+            assert item.lead
+            await self._flush()
+        if item.error is not None:
+            raise item.error
+        return cast(T, item.value)
+
+    def _abandon(self, item: _Item) -> None:
+        # A cancelled caller leaves the queue (if its batch has not started yet)
+        # and passes the lead on if it had just been given it.
+        if item in self._queue:
+            self._queue.remove(item)
+        if item.lead and not item.done:
+            self._hand_off()
+
+    def _hand_off(self) -> None:
+        if self._queue:
+            self._queue[0].lead = True
+            self._queue[0].woken.set()
+        else:
+            self._leading = False
+
+    async def _flush(self) -> None:
+        batch, self._queue = self._queue, []
+        try:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(self._run_batch, batch)
+        finally:
+            for item in batch:
+                if not item.done:  # only if the thread itself blew up
+                    item.settle(error=RuntimeError("cron store batch aborted"))
+                item.woken.set()
+            self._hand_off()
+
+    def _run_batch(self, batch: list[_Item]) -> None:
+        items = sorted(batch, key=lambda item: item.key)
+        if len(items) > 1:
+            try:
+                values = self.store.write(lambda conn: [item.work(conn) for item in items])
+            except Exception as exc:
+                logger.warning(
+                    "cron store batch failed, retrying one by one items={} error={}",
+                    len(items),
+                    exc,
+                )
+            else:
+                for item, value in zip(items, values, strict=True):
+                    item.settle(value)
+                return
+        for item in items:
+            try:
+                item.settle(self.store.write(item.work))
+            except Exception as exc:
+                item.settle(error=exc)
+
+
 class CronSlots:
     """The async ``CronStore`` over one tenant's store (blocking work on threads)."""
 
     def __init__(self, store: Store, *, claimant_id: str = "") -> None:
         self.store = store
         self.claimant_id = claimant_id or str(uuid.uuid4())
+        self.batcher = WriteBatcher(store)
 
     async def _write(self, fn: Callable[[Connection], T]) -> T:
         return await trio.to_thread.run_sync(self.store.write, fn)
+
+    async def _batched(self, fn: Callable[[Connection], T], *key: str) -> T:
+        return await self.batcher.run(fn, key)
 
     async def cron_cursor(self, schedule_id: str) -> dt.datetime | None:
         def work(conn: Connection) -> dt.datetime | None:
@@ -45,8 +162,8 @@ class CronSlots:
         return await trio.to_thread.run_sync(self.store.read, work)
 
     async def advance_cron_cursor(self, schedule_id: str, slot: dt.datetime) -> None:
-        await self._write(
-            lambda c: c.execute(
+        def work(conn: Connection) -> None:
+            conn.execute(
                 update(s.schedules)
                 .where(
                     and_(
@@ -56,7 +173,8 @@ class CronSlots:
                 )
                 .values(cron_cursor=slot)
             )
-        )
+
+        await self._batched(work, schedule_id)
 
     async def init_cursors(
         self, schedule_ids: list[str], now: dt.datetime
@@ -96,7 +214,7 @@ class CronSlots:
             )
             return conn.execute(stmt).first() is not None
 
-        return await self._write(work)
+        return await self._batched(work, schedule_id, scheduled_time.isoformat())
 
     async def attach_execution(
         self, schedule_id: str, scheduled_time: dt.datetime, execution_id: str
@@ -111,7 +229,7 @@ class CronSlots:
             )
             conn.execute(update(s.schedules).where(S.id == schedule_id).values(last_run_at=now))
 
-        await self._write(work)
+        await self._batched(work, schedule_id, scheduled_time.isoformat())
 
     async def lost_slots(self, claimed_before: dt.datetime) -> list[ClaimedSlot]:
         def work(conn: Connection) -> list[ClaimedSlot]:
@@ -143,4 +261,4 @@ class CronSlots:
             )
             return result.first() is not None
 
-        return await self._write(work)
+        return await self._batched(work, slot.schedule_id, slot.scheduled_time.isoformat())
