@@ -9,38 +9,17 @@ for SQLite), so rows written either way read back identically.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import Connection
 
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+from cloacinactl.jsonfast import compact_dumps
 
-
-def _make_dumps() -> Callable[[Any], str]:
-    """The stdlib's C encoder built once (``JSONEncoder.encode`` builds one per call,
-    which costs as much as encoding a small event); the pure-Python one otherwise."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return _encoder.encode
-    encode = make(
-        None,  # no circularity check: values come from JSON or from the engine itself
-        _encoder.default,
-        json.encoder.encode_basestring_ascii,
-        None,
-        ":",
-        ",",
-        False,
-        False,
-        True,
-    )
-    return lambda value: "".join(encode(value, 0))
-
-
-_dumps = _make_dumps()
+# no circularity check: values come from JSON or from the engine itself
+_dumps = compact_dumps(ascii_only=True, check_circular=False)
 
 
 def dumps(value: Any) -> str | None:

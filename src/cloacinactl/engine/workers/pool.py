@@ -89,15 +89,7 @@ class WorkerPool(PoolCore):
         """Run one task attempt; failures are results (``status == "failed"``), not raises."""
         problem = json_problem(request.context)
         if problem is not None:
-            return TaskResult(
-                status="failed",
-                execution_id=request.execution_id,
-                task_id=request.task_id,
-                attempt=request.attempt,
-                error=TaskError(
-                    "bad_input", f"input context of task {request.task_id!r} is not JSON: {problem}"
-                ),
-            )
+            return _bad_input(request, problem)
         reply = await self.call(
             "run_task",
             request.wire_args(),

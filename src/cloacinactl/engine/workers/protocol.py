@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Callable
 from typing import Any
+
+from cloacinactl.jsonfast import compact_dumps
 
 PROTOCOL_VERSION = 1
 FD_ENV = "CLOACINA_WORKER_FD"  # the environment variable naming the worker's socket fd
@@ -45,37 +46,8 @@ class ProtocolError(Exception):
     """A frame or message that breaks the protocol."""
 
 
-def _make_encode() -> Callable[[Any], str]:
-    """``json.dumps(..., separators=(",", ":"), ensure_ascii=False)`` with the C encoder
-    built once (``json.dumps`` builds one per call, as costly as a small message)."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    fallback = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-    if make is None:
-        return fallback.encode
-    markers: dict[int, Any] = {}  # circularity check on: task code builds the values
-    encode = make(
-        markers,
-        fallback.default,
-        getattr(json.encoder, "c_encode_basestring", None) or json.encoder.encode_basestring,
-        None,
-        ":",
-        ",",
-        False,
-        False,
-        True,
-    )
-
-    def dumps(value: Any) -> str:
-        try:
-            return "".join(encode(value, 0))
-        except BaseException:
-            markers.clear()  # a failed encode leaves its open containers marked
-            raise
-
-    return dumps
-
-
-_encode = _make_encode()
+# circularity check on: task code builds the values
+_encode = compact_dumps(ascii_only=False, check_circular=True)
 
 
 def encode_frame(message: dict[str, Any]) -> bytes:

@@ -1,0 +1,38 @@
+"""Compact JSON encoding with the stdlib's C encoder built once.
+
+``json.dumps`` (and ``JSONEncoder.encode``) build a fresh C encoder on every
+call, which costs as much as encoding a small message; the engine's hot paths
+(event rows, worker frames) encode thousands per second.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+
+def compact_dumps(*, ascii_only: bool, check_circular: bool) -> Callable[[Any], str]:
+    """``json.dumps(value, separators=(",", ":"), ensure_ascii=ascii_only,
+    check_circular=check_circular)``, with the encoder built once (pure Python if
+    the C accelerator is missing)."""
+    fallback = json.JSONEncoder(
+        separators=(",", ":"), ensure_ascii=ascii_only, check_circular=check_circular
+    )
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return fallback.encode
+    # the module-level names are the C versions when the accelerator is there
+    escape = json.encoder.encode_basestring_ascii if ascii_only else json.encoder.encode_basestring
+    markers: dict[int, Any] | None = {} if check_circular else None
+    encode = make(markers, fallback.default, escape, None, ":", ",", False, False, True)
+
+    def dumps(value: Any) -> str:
+        try:
+            return "".join(encode(value, 0))
+        except BaseException:
+            if markers is not None:
+                markers.clear()  # a failed encode leaves its open containers marked
+            raise
+
+    return dumps
