@@ -74,7 +74,6 @@ if TYPE_CHECKING:
         ExitEvent,
         PreparedStart,
         SupervisedChild,
-        exit_description,
         jitter_free,
     )
     from cloacinactl.supervisor.control import (
@@ -82,6 +81,7 @@ if TYPE_CHECKING:
         kill_descendants,
         stop_service,
     )
+    from cloacinactl.supervisor.exits import exit_description
     from cloacinactl.supervisor.logfile import (
         LogFile,
     )
@@ -140,7 +140,7 @@ _EXPORTS: dict[str, str] = {
     "StopResult": "control",
     "SupervisedChild": "child",
     "child_log_fd": "logsetup",
-    "exit_description": "child",
+    "exit_description": "exits",
     "find_owner": "pidfile",
     "group_alive": "process",
     "install_child_logging": "logsetup",

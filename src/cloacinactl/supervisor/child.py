@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -373,16 +372,6 @@ class SupervisedChild:
         logger.debug("child {} name={} pid={}", what, self.spec.name, proc.pid)
         self._set(ChildState.STOPPING)
         await terminate_group(proc, grace_s)
-
-
-def exit_description(returncode: int) -> str:
-    """``exit 3`` or ``killed by SIGKILL``."""
-    if returncode < 0:
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exit {returncode}"
 
 
 def jitter_free(policy: BackoffPolicy) -> BackoffPolicy:

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 import traceback
 from dataclasses import dataclass
 from typing import Any
+
+from cloacinactl.supervisor.exits import exit_description
 
 from .memory import mib
 
@@ -99,14 +100,7 @@ def error_from_exception(kind: str, exc: BaseException, what: str) -> TaskError:
 
 def exit_how(returncode: int | None) -> str:
     """``exit 3``, ``killed by SIGKILL`` or ``did not exit``."""
-    if returncode is None:
-        return "did not exit"
-    if returncode < 0:
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exit {returncode}"
+    return "did not exit" if returncode is None else exit_description(returncode)
 
 
 def call_failure(
