@@ -43,6 +43,7 @@ class Bucket:
     name: str
     specs: dict[str, TaskSpec] = field(default_factory=dict)
     params: dict[str, ParamSlot] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
     description: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -61,12 +62,23 @@ class Bucket:
                 raise CloacaError(f"workflow {self.name!r}: param {slot.name!r} declared twice")
             self.params[slot.name] = slot
 
+    def add_secrets(self, names: list[str]) -> None:
+        for name in names:
+            if name in self.secrets:
+                raise CloacaError(f"workflow {self.name!r}: secret {name!r} declared twice")
+            if name in self.params:
+                raise CloacaError(
+                    f"workflow {self.name!r}: {name!r} is declared as a param and a secret"
+                )
+            self.secrets.append(name)
+
     def build(self) -> WorkflowDef:
         try:
             return build_workflow(
                 self.name,
                 (s.definition for s in self.specs.values()),
                 params=self.params.values(),
+                secrets=self.secrets,
                 description=self.description,
                 tags=self.tags,
             )
@@ -118,10 +130,16 @@ class Collection:
                     "(by a WorkflowBuilder and by top-level tasks)"
                 )
             self.add_workflow(self.default, self.default.build())
-        elif self.default.params and self.default.name not in self.workflows:
-            raise CloacaError(
-                f"workflow_params declared for workflow {self.default.name!r}, which has no tasks"
-            )
+        elif self.default.name not in self.workflows:
+            for what, declared in (
+                ("params", self.default.params),
+                ("secrets", self.default.secrets),
+            ):
+                if declared:
+                    raise CloacaError(
+                        f"workflow_{what} declared for workflow {self.default.name!r}, "
+                        "which has no tasks"
+                    )
 
     # -- read by workers
     def task_function(self, workflow: str, task_id: str) -> Callable[..., Any]:

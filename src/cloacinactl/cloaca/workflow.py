@@ -1,4 +1,4 @@
-"""``WorkflowBuilder``, ``Workflow`` and ``workflow_params``."""
+"""``WorkflowBuilder``, ``Workflow``, ``workflow_params`` and ``workflow_secrets``."""
 
 from __future__ import annotations
 
@@ -208,7 +208,23 @@ def workflow_params(**slots: Any) -> Callable[[Any], Any]:
 
 
 def workflow_secrets(*names: str) -> Callable[[Any], Any]:
-    """Upstream declares secret names for its UI; accepted and ignored here."""
+    """Declare secret slots by name; a task reads them with ``context.secret(name)``
+    or ``context.secret_field(name, field)``.
+
+    A run binds each slot to a stored secret with ``{"<slot>": {"$secret": "<name>"}}``
+    in its context (an unbound slot uses the secret of the slot's own name). The
+    value reaches the task out of band, never through the context. Works as a
+    decorator (returns the object unchanged) or as a plain call.
+    """
+    for name in names:
+        if not isinstance(name, str) or not name or name.startswith("$"):
+            raise CloacaError(
+                f"workflow_secrets: a slot name is a non-empty string not starting with $, "
+                f"got {name!r}"
+            )
+    bucket = registry.current_bucket()
+    if bucket is not None:
+        bucket.add_secrets(list(names))
 
     def passthrough(obj: Any) -> Any:
         return obj

@@ -107,6 +107,7 @@ def build_workflow(
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
     content_hash: str = "",
+    secrets: Iterable[str] = (),
 ) -> WorkflowDef:
     """Validate the graph and return a WorkflowDef with tasks in topological order.
 
@@ -137,6 +138,11 @@ def build_workflow(
                 )
     param_list = list(params)
     check_unique((p.name for p in param_list), workflow=f"{name} params")
+    secret_list = list(secrets)
+    check_unique(secret_list, workflow=f"{name} secrets")
+    clash = sorted({p.name for p in param_list} & set(secret_list))
+    if clash:
+        raise DagError(f"workflow {name!r}: {clash[0]!r} is declared as a param and a secret")
     return WorkflowDef(
         name=name,
         tasks=tuple(by_id[tid] for tid in order),
@@ -144,6 +150,7 @@ def build_workflow(
         description=description,
         tags=tuple(sorted((tags or {}).items())),
         content_hash=content_hash,
+        secrets=tuple(secret_list),
     )
 
 

@@ -349,6 +349,7 @@ class WorkflowDef:
     description: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
     content_hash: str = ""
+    secrets: tuple[str, ...] = ()  # declared secret slots (``cloaca.workflow_secrets``)
 
     @cached_property
     def by_id(self) -> Mapping[str, TaskDef]:
@@ -389,6 +390,8 @@ class WorkflowDef:
             "tasks": sorted((t.graph_dict() for t in self.tasks), key=lambda d: d["id"]),
             "params": [p.to_dict() for p in self.params],
         }
+        if self.secrets:  # only when declared: existing workflows keep their versions
+            doc["secrets"] = list(self.secrets)
         blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 
@@ -407,6 +410,7 @@ class WorkflowDef:
             "version": self.version,
             "tasks": [t.to_dict() for t in self.tasks],
             "params": [p.to_dict() for p in self.params],
+            "secrets": list(self.secrets),
             "description": self.description,
             "tags": {k: v for k, v in self.tags},
             "content_hash": self.content_hash,
@@ -421,6 +425,7 @@ class WorkflowDef:
             description=data.get("description"),
             tags=tuple(sorted((str(k), str(v)) for k, v in dict(data.get("tags", {})).items())),
             content_hash=str(data.get("content_hash", "")),
+            secrets=tuple(str(s) for s in data.get("secrets", ())),
         )
 
 

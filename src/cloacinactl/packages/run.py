@@ -21,6 +21,7 @@ from cloacinactl.packages.errors import PackageError
 if TYPE_CHECKING:
     from cloacinactl.engine.queries import ExecutionResult
     from cloacinactl.packages.loader import LoadedPackage
+    from cloacinactl.workflow import InputCheck
 
 MAX_WORKERS = 4
 
@@ -113,15 +114,36 @@ async def execute(
     return result, captured_output(events)
 
 
+def checked_context(loaded: LoadedPackage, workflow: str, context: dict[str, Any]) -> InputCheck:
+    """The input checked against the workflow's declared params and secret slots;
+    a bad input is a PackageError naming every problem (nothing runs)."""
+    from cloacinactl.workflow import check_input
+
+    definition = next(wf for wf in loaded.workflows() if wf.name == workflow)
+    checked = check_input(definition.params, definition.secrets, context)
+    if not checked.ok:
+        declared = [
+            f"{p.name} ({p.type}{'' if p.required else ', optional'})" for p in definition.params
+        ]
+        declared += [f"{s} (secret)" for s in definition.secrets]
+        raise PackageError(
+            checked.message(workflow),
+            hint="it declares: " + ", ".join(declared) + "; pass them with --context FILE",
+        )
+    return checked
+
+
 def run_loaded(
     loaded: LoadedPackage,
     workflow: str | None,
     context: dict[str, Any],
     timeout: float,
 ) -> tuple[ExecutionResult, dict[str, list[str]]]:
-    """Blocking wrapper: run on a temp SQLite database that is removed afterwards."""
+    """Blocking wrapper: check the input, then run on a temp SQLite database that is
+    removed afterwards."""
     import trio
 
     name = pick_workflow(loaded, workflow)
+    checked = checked_context(loaded, name, context)
     with tempfile.TemporaryDirectory(prefix="cloacina-run-db-") as tmp:
-        return trio.run(execute, loaded, name, context, Path(tmp) / "run.db", timeout)
+        return trio.run(execute, loaded, name, checked.context, Path(tmp) / "run.db", timeout)
