@@ -136,25 +136,31 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     return key
 
 
-def sign_archive(archive: Path, key: Ed25519PrivateKey) -> SignatureInfo:
-    """Write ``<archive>.sig`` for ``archive``."""
-    digest_hex = sha256_file(archive)
+def signature_document(digest_hex: str, key: Ed25519PrivateKey) -> bytes:
+    """The side-car JSON (bytes) signing the archive whose SHA-256 is ``digest_hex``."""
     signature = key.sign(bytes.fromhex(digest_hex))
-    signed_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     document = {
         "version": SIG_VERSION,
         "algorithm": ALGORITHM,
         "package_hash": digest_hex,
         "key_fingerprint": fingerprint(key.public_key()),
         "signature": base64.b64encode(signature).decode("ascii"),
-        "signed_at": signed_at,
+        "signed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    return (json.dumps(document, indent=2) + "\n").encode()
+
+
+def sign_archive(archive: Path, key: Ed25519PrivateKey) -> SignatureInfo:
+    """Write ``<archive>.sig`` for ``archive``."""
+    digest_hex = sha256_file(archive)
+    data = signature_document(digest_hex, key)
     path = signature_path(archive)
     try:
-        write_atomic(path, (json.dumps(document, indent=2) + "\n").encode())
+        write_atomic(path, data)
     except OSError as exc:
         raise PackageError(f"cannot write {path}: {exc.strerror}") from exc
-    return SignatureInfo(digest_hex, str(document["key_fingerprint"]), signed_at, path)
+    document = json.loads(data)
+    return SignatureInfo(digest_hex, document["key_fingerprint"], document["signed_at"], path)
 
 
 def _parse_side_car(path: Path) -> dict[str, Any]:
