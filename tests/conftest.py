@@ -47,7 +47,11 @@ def cli(home: Path) -> CliRunner:
         timeout: float = 60,
         use_home: bool = True,
     ) -> subprocess.CompletedProcess[str]:
-        full_env = {k: v for k, v in os.environ.items() if k not in ("RUST_LOG", "NO_COLOR")}
+        full_env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("RUST_LOG", "NO_COLOR", "CLOACINA_HOME")
+        }
         full_env.update(env or {})
         argv = [installed("cloacinactl")]
         if use_home:

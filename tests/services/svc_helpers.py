@@ -19,7 +19,11 @@ BIN = Path(sys.executable).parent
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("RUST_LOG", "NO_COLOR", "DATABASE_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RUST_LOG", "NO_COLOR", "DATABASE_URL", "CLOACINA_HOME")
+    }
     env.update(extra)
     return env
 

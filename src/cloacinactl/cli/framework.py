@@ -29,7 +29,12 @@ OUTPUT_FORMATS = ("table", "json", "yaml", "id")
 # given before the noun is never overwritten by a sub-parser's default.
 GLOBAL_FLAGS: tuple[tuple[tuple[str, ...], str, bool, str], ...] = (
     (("-v", "--verbose"), "verbose", False, "Enable debug-level logging on stderr."),
-    (("--home",), "home", True, "Override the Cloacina home directory (default ~/.cloacina)."),
+    (
+        ("--home",),
+        "home",
+        True,
+        "Cloacina home directory (default $CLOACINA_HOME, else ~/.cloacina).",
+    ),
     (("--profile",), "profile", True, "Select a named profile from config.toml."),
     (("--server",), "server", True, "Override the profile's server URL."),
     (("--api-key",), "api_key", True, "Override the profile's API key (raw, env:, file:)."),

@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from cloacinactl.errors import UserError
 
 DEFAULT_HOME = "~/.cloacina"
+HOME_ENV = "CLOACINA_HOME"
 
 
 @dataclass(frozen=True)
 class Home:
-    """Paths under ``--home`` (default ``~/.cloacina``). Nothing is created until asked."""
+    """Paths under ``--home`` (default ``$CLOACINA_HOME``, else ``~/.cloacina``).
+
+    Nothing is created until asked.
+    """
 
     root: Path
 
     @classmethod
-    def resolve(cls, home: str | os.PathLike[str] | None) -> Home:
-        raw = os.fspath(home) if home is not None else DEFAULT_HOME
+    def resolve(
+        cls, home: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None
+    ) -> Home:
+        """``--home`` if given, else a non-empty ``CLOACINA_HOME``, else ``~/.cloacina``.
+
+        ``env`` defaults to the process environment (read at call time, never at import).
+        """
+        if home is not None:
+            raw = os.fspath(home)
+        else:
+            raw = (os.environ if env is None else env).get(HOME_ENV, "").strip() or DEFAULT_HOME
         return cls(Path(raw).expanduser().absolute())
 
     @property

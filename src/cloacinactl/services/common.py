@@ -69,7 +69,9 @@ def env_bool(name: str, text: str | None) -> bool:
 
 def new_parser(prog: str, description: str) -> ServiceParser:
     parser = ServiceParser(prog=prog, description=description)
-    parser.add_argument("--home", help="Cloacina home directory (default ~/.cloacina).")
+    parser.add_argument(
+        "--home", help="Cloacina home directory (default $CLOACINA_HOME, else ~/.cloacina)."
+    )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="Debug-level logging (wins over RUST_LOG)."
     )
