@@ -40,9 +40,32 @@ def _execution_pause(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"))
 
 
+def _build_queue(conn: Connection) -> None:
+    """compiler: build-claim columns on packages, package_artifacts, and (main store
+    only) the global compiler_status table."""
+    name = _schema_of(conn)
+    have = {c["name"] for c in inspect(conn).get_columns("packages", schema=name)}
+    table = f'"{name}".packages' if name else "packages"
+    for column in schema.packages.c:
+        if column.name in have:
+            continue
+        kind = column.type.compile(dialect=conn.dialect)
+        extra = " NOT NULL DEFAULT 0" if column.name == "build_attempts" else ""
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}{extra}"))
+    schema.package_artifacts.create(conn, checkfirst=True)
+    for index in (*schema.packages.indexes, *schema.package_artifacts.indexes):
+        index.create(conn, checkfirst=True)
+    database = conn.engine.url.database or ""
+    if name in (None, "public") and ".tenant-" not in database:
+        from cloacinactl.store.builds import control_metadata
+
+        control_metadata.create_all(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "execution pause columns", _execution_pause),
+    Migration(7, "build queue (compiler)", _build_queue),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -57,6 +80,12 @@ def current_version(conn: Connection) -> int:
         return 0
     rows = conn.execute(select(schema.schema_migrations.c.version)).scalars().all()
     return max(rows, default=0)
+
+
+def applied_versions(conn: Connection) -> set[int]:
+    if not inspect(conn).has_table("schema_migrations", schema=_schema_of(conn)):
+        return set()
+    return set(conn.execute(select(schema.schema_migrations.c.version)).scalars().all())
 
 
 def _schema_of(conn: Connection) -> str | None:
@@ -75,9 +104,11 @@ def migrate(conn: Connection, *, backend: str, schema_name: str) -> list[int]:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(schema_name)})
         conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema_name}"'))
     applied: list[int] = []
-    version = current_version(conn)
+    done = applied_versions(conn)
     for migration in MIGRATIONS:
-        if migration.version <= version:
+        # by set, not by the highest: numbers are handed out in blocks, so a lower one
+        # may land after a higher one was applied
+        if migration.version in done:
             continue
         migration.apply(conn)
         conn.execute(

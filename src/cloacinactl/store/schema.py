@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -267,3 +268,39 @@ cron_fires = Table(
     Column("started_at", UtcDateTime),
     UniqueConstraint("schedule_id", "scheduled_time", name="uq_cron_fires_slot"),
 )
+
+# ---------------------------------------------------------------------------- compiler
+# The build queue lives on ``packages`` (claim columns, migration 7); the built,
+# signed archive in ``package_artifacts`` (one per package, per tenant).
+for _column in (
+    Column("build_claimed_by", String(64)),
+    Column("build_claimed_at", UtcDateTime),
+    Column("build_heartbeat_at", UtcDateTime),
+    Column("build_attempts", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("build_log", Text),
+    Column("build_finished_at", UtcDateTime),
+):
+    packages.append_column(_column)
+Index("ix_packages_build_status", packages.c.build_status)
+
+package_artifacts = Table(
+    "package_artifacts",
+    metadata,
+    Column(
+        "package_id",
+        String(36),
+        ForeignKey("packages.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    # SHA-256 of the uploaded source archive: the same bytes reuse this artifact
+    Column("source_sha256", String(64), nullable=False),
+    Column("archive", LargeBinary, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+    Column("signer_public_key", Text, nullable=False),
+    Column("description", JSONText, nullable=False),
+    Column("built_by", String(64), nullable=False),
+    Column("built_at", UtcDateTime, nullable=False),
+)
+Index("ix_package_artifacts_source", package_artifacts.c.source_sha256)
