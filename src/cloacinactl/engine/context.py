@@ -39,6 +39,12 @@ def to_json_value(value: Any, where: str = "value") -> Any:
     )
 
 
+def with_secrets(context: Context, secrets: Mapping[str, Mapping[str, str]]) -> Context:
+    """Give ``context`` the secret values of its task (slot -> {field: value})."""
+    context._secrets = {slot: dict(fields) for slot, fields in secrets.items()}
+    return context
+
+
 class Context:
     """Data passed between tasks; every value must be JSON.
 
@@ -46,12 +52,17 @@ class Context:
     ``insert`` (error if present), ``update`` (error if absent), ``remove``,
     ``to_dict``, ``update_from_dict``, ``to_json``, ``Context.from_json``,
     ``len(ctx)``, ``key in ctx``, ``ctx[key]``, ``ctx[key] = v``, ``del ctx[key]``.
+
+    Inside a task, ``secret(slot)`` / ``secret_field(slot, field)`` read the
+    workflow's secret slots. Secret values live beside the data, never in it:
+    ``to_dict``, ``to_json``, ``repr`` and a returned context do not carry them.
     """
 
-    __slots__ = ("_data",)
+    __slots__ = ("_data", "_secrets")
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         self._data: dict[str, Any] = {}
+        self._secrets: Mapping[str, Mapping[str, str]] = {}
         if data is not None:
             if isinstance(data, Context):
                 data = data._data
@@ -80,6 +91,26 @@ class Context:
 
     def items(self) -> list[tuple[str, Any]]:
         return list(self._data.items())
+
+    # -- secrets
+    def secret(self, name: str) -> dict[str, str]:
+        """The fields of the secret bound to slot ``name`` (a copy)."""
+        fields = self._secrets.get(name)
+        if fields is None:
+            declared = ", ".join(sorted(self._secrets)) or "none"
+            raise ContextError(
+                f"no secret slot {name!r} is available to this task (slots: {declared}); "
+                "declare it with cloaca.workflow_secrets and bind it when starting the run"
+            )
+        return dict(fields)
+
+    def secret_field(self, name: str, field: str) -> str:
+        """One field of the secret bound to slot ``name``."""
+        fields = self.secret(name)
+        if field not in fields:
+            known = ", ".join(sorted(fields)) or "none"
+            raise ContextError(f"secret slot {name!r} has no field {field!r} (fields: {known})")
+        return fields[field]
 
     # -- writing
     def set(self, key: str, value: Any) -> None:
@@ -131,7 +162,10 @@ class Context:
         return cls(data)
 
     def copy(self) -> Context:
-        return Context(json.loads(self.to_json()))
+        """A deep copy of the data; the copy reads the same secrets."""
+        twin = Context(json.loads(self.to_json()))
+        twin._secrets = self._secrets
+        return twin
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Context):

@@ -10,6 +10,7 @@ whose claimant died.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import random
@@ -27,6 +28,7 @@ from cloacinactl.engine.claims import Claimed
 from cloacinactl.engine.fastsql import sql_for
 from cloacinactl.engine.queries import ExecutionResult
 from cloacinactl.engine.registry import DefCache
+from cloacinactl.engine.secretsource import SecretSource, resolve
 from cloacinactl.engine.taskrun import BatchTaskRunner, TaskOutcome, TaskRequest, TaskRunner
 from cloacinactl.errors import CloacinaError
 from cloacinactl.store import Store
@@ -64,9 +66,11 @@ class Executor:
         *,
         defs: DefCache | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
+        secrets: SecretSource | None = None,
     ) -> None:
         self.store = store
         self.runner = runner
+        self.secrets = secrets
         self.config = config
         self.claimant_id = config.claimant_id or str(uuid.uuid4())
         self.defs = defs or DefCache()
@@ -287,9 +291,46 @@ class Executor:
             timeout_s=task.timeout_s,
         )
 
-    async def _run_one(self, claimed: Claimed) -> None:
+    async def _requests(self, batch: list[Claimed]) -> list[TaskRequest | TaskOutcome]:
+        """The attempts' requests; a task of a workflow with secret slots gets their
+        values (read now, so the next attempt sees a rotation) or fails here."""
+        out: list[TaskRequest | TaskOutcome] = [self._request(c) for c in batch]
+        needing = [i for i, c in enumerate(batch) if c.registered.workflow.secrets]
+        if not needing:
+            return out
+        if self.secrets is None:
+            for i in needing:
+                out[i] = TaskOutcome.failure(
+                    "secret_unavailable", "the workflow declares secrets; none are configured here"
+                )
+            return out
+        wanted = [(batch[i].execution_id, batch[i].registered.workflow.secrets) for i in needing]
         try:
-            outcome = await self.runner.run_task(self._request(claimed))
+            found = await trio.to_thread.run_sync(
+                self.store.read, partial(resolve, source=self.secrets, wanted=wanted)
+            )
+        except Exception as exc:  # the database or the key store: retry the attempt
+            logger.error("cannot resolve task secrets error={}", type(exc).__name__)
+            found = [f"cannot read the workflow's secrets ({type(exc).__name__})"] * len(needing)
+            transient = True
+        else:
+            transient = False
+        for i, value in zip(needing, found, strict=True):
+            request = out[i]
+            assert isinstance(request, TaskRequest)
+            if isinstance(value, str):
+                out[i] = TaskOutcome.failure("secret_unavailable", value, transient=transient)
+            else:
+                out[i] = dataclasses.replace(request, secrets=value)
+        return out
+
+    async def _run_one(self, claimed: Claimed) -> None:
+        (request,) = await self._requests([claimed])
+        if isinstance(request, TaskOutcome):
+            self._finish(claimed, request)
+            return
+        try:
+            outcome = await self.runner.run_task(request)
         except Exception as exc:  # a runner bug fails this attempt only
             logger.exception("task runner failed")
             outcome = TaskOutcome.failure("internal", f"task runner failed: {exc!r}")
@@ -297,15 +338,24 @@ class Executor:
 
     async def _run_batch(self, runner: BatchTaskRunner, batch: list[Claimed]) -> None:
         """Hand a whole claimed batch to the runner (fewer round trips per task)."""
-        pending = dict(enumerate(batch))
+        requests = await self._requests(batch)
+        for claimed, early in zip(batch, requests, strict=True):
+            if isinstance(early, TaskOutcome):
+                self._finish(claimed, early)
+        runnable = [
+            (c, r) for c, r in zip(batch, requests, strict=True) if isinstance(r, TaskRequest)
+        ]
+        pending = dict(enumerate(c for c, _ in runnable))
 
         def deliver(index: int, outcome: TaskOutcome) -> None:
             claimed = pending.pop(index, None)
             if claimed is not None:
                 self._finish(claimed, outcome)
 
+        if not runnable:
+            return
         try:
-            await runner.run_tasks([self._request(c) for c in batch], deliver)
+            await runner.run_tasks([r for _, r in runnable], deliver)
         except Exception as exc:  # a runner bug fails the attempts it did not finish
             logger.exception("task runner failed")
             for index in list(pending):

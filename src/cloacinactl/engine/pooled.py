@@ -58,6 +58,7 @@ class PoolTaskRunner:
             attempt=request.attempt,
             timeout=request.timeout_s,
             function=request.function,
+            secrets=request.secrets,
         )
 
     def _source(self, code: dict[str, Any]) -> Source:

@@ -44,6 +44,7 @@ def validated(workflow: WorkflowDef) -> WorkflowDef:
         description=workflow.description,
         tags=dict(workflow.tags),
         content_hash=workflow.content_hash,
+        secrets=workflow.secrets,
     )
     return checked
 

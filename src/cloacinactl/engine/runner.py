@@ -34,6 +34,7 @@ from cloacinactl.engine.context import to_json_value
 from cloacinactl.engine.executor import Executor, ExecutorConfig, utcnow
 from cloacinactl.engine.model import WorkflowDef
 from cloacinactl.engine.queries import ExecutionResult
+from cloacinactl.engine.secretsource import SecretSource
 from cloacinactl.engine.taskrun import TaskRunner
 from cloacinactl.errors import CloacinaError, UserError
 from cloacinactl.store import Store, open_store
@@ -82,6 +83,7 @@ class Runner:
         clock: Callable[[], dt.datetime] = utcnow,
         service: str = "cloacina",
         worker_memory_limit_mb: int | None = None,
+        secrets: SecretSource | None = None,
     ) -> None:
         self.database_url = database_url
         self.service = service
@@ -101,6 +103,7 @@ class Runner:
         self._token: trio.lowlevel.TrioToken | None = None
         self._thread_error: BaseException | None = None
         self._ids = random.Random(os.urandom(32))
+        self.secrets = secrets  # where tasks of workflows with secret slots get values
 
     # ------------------------------------------------------------------ trio API
     @property
@@ -135,7 +138,9 @@ class Runner:
                 )
                 await nursery.start(self._pool.serve)
                 runner = PoolTaskRunner(self._pool)
-            self._executor = Executor(self._store, runner, self.config, clock=self._clock)
+            self._executor = Executor(
+                self._store, runner, self.config, clock=self._clock, secrets=self.secrets
+            )
             self._executor.on_finished(self._finished)
             await nursery.start(self._serve_executor)
             task_status.started()

@@ -32,6 +32,8 @@ class TaskRequest:
     code: dict[str, Any]
     function: str | None = None
     timeout_s: float | None = None
+    # slot -> {field: value}, resolved at dispatch; beside the context, never in a repr
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,14 @@ class InProcessTaskRunner:
         handle = TaskHandle(
             request.execution_id, request.workflow, request.task_id, request.attempt, 0
         )
-        call = partial(call_task, func, dict(request.context), handle, pass_handle=pass_handle)
+        call = partial(
+            call_task,
+            func,
+            dict(request.context),
+            handle,
+            pass_handle=pass_handle,
+            secrets=request.secrets or None,
+        )
         if self.inline:  # no timeout: a synchronous call cannot be interrupted here
             output, error = call()
         else:

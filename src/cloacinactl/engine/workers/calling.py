@@ -15,14 +15,16 @@ attempt. The output must be JSON.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .outcome import TaskError, error_from_exception, json_problem, to_json_object
+from .redact import Redactor
 
 HANDLE_NAMES = ("handle", "task_handle")
 
@@ -85,11 +87,16 @@ def call_task(
     on_failure: Callback = None,
     *,
     pass_handle: bool | None = None,
+    secrets: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[dict[str, Any] | None, TaskError | None]:
     """Run one task attempt and its callback; return (output, None) or (None, error).
 
     ``pass_handle`` is :func:`wants_handle` of ``function`` when the caller has it
     cached (signature inspection costs a third of a trivial call).
+
+    ``secrets`` (slot -> {field: value}) are readable through the Context's
+    ``secret``/``secret_field``; their values are masked in the error, and an
+    output holding one fails the attempt (see ``redact.py``).
 
     ``on_success(task_id, Context(output))`` runs after a completed attempt and
     ``on_failure(task_id, message, Context(input))`` after a failed one (upstream
@@ -98,11 +105,38 @@ def call_task(
     """
     if pass_handle is None:
         pass_handle = wants_handle(function)
-    output, error = _attempt(function, context, handle, pass_handle)
+    output, error = _attempt(function, context, handle, pass_handle, secrets)
+    if secrets:
+        output, error = _keep_secret(Redactor.of(secrets), handle.task_id, output, error)
     if error is None and on_success is not None:
         _callback(on_success, "on_success", handle.task_id, output)
     elif error is not None and on_failure is not None:
         _callback(on_failure, "on_failure", handle.task_id, context, error.message)
+    return output, error
+
+
+def _keep_secret(
+    redactor: Redactor,
+    task_id: str,
+    output: dict[str, Any] | None,
+    error: TaskError | None,
+) -> tuple[dict[str, Any] | None, TaskError | None]:
+    """Mask secret values in the error; refuse an output that holds one."""
+    if error is not None:
+        masked = dataclasses.replace(
+            error,
+            message=redactor.text(error.message),
+            traceback=None if error.traceback is None else redactor.text(error.traceback),
+        )
+        return output, masked
+    slot = redactor.leaked_slot(output)
+    if slot is not None:
+        return None, TaskError(
+            "secret_in_output",
+            f"the output of task {task_id!r} holds the value of secret slot {slot!r}; "
+            "secret values never enter the context (read them with context.secret where "
+            "they are needed)",
+        )
     return output, error
 
 
@@ -124,8 +158,9 @@ def _attempt(
     context: dict[str, Any],
     handle: TaskHandle,
     pass_handle: bool,
+    secrets: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[dict[str, Any] | None, TaskError | None]:
-    from cloacinactl.engine.context import Context
+    from cloacinactl.engine.context import Context, with_secrets
 
     what = f"task {handle.task_id!r}"
     problem = json_problem(context)
@@ -133,6 +168,8 @@ def _attempt(
         return None, TaskError("bad_input", f"input context of {what} is not JSON: {problem}")
     try:
         ctx = Context(context)
+        if secrets:
+            with_secrets(ctx, secrets)
     except Exception as exc:
         return None, error_from_exception("bad_input", exc, f"building the Context of {what}")
     try:

@@ -29,6 +29,7 @@ from .capture import Capture, remove_capture
 from .loader import LoadedSource, NotFound, SourceCache
 from .memory import prefer_as_oom_victim
 from .outcome import TaskError, error_from_exception
+from .redact import Redactor
 from .sources import source_from_dict
 
 FD_ENV = protocol.FD_ENV
@@ -62,7 +63,8 @@ class Worker:
             result = self._serve(op, source, args)
         finally:
             captured = self.capture.end()
-        result.update(captured.to_dict())
+        redactor = Redactor.of(args.get("secrets"))
+        result.update(redactor.deep(captured.to_dict()) if redactor else captured.to_dict())
         result["duration_s"] = time.perf_counter() - started
         return result
 
@@ -106,6 +108,7 @@ class Worker:
             on_success,
             on_failure,
             pass_handle=self._pass_handle(function),
+            secrets=args.get("secrets"),
         )
         return {
             "status": "completed" if error is None else "failed",

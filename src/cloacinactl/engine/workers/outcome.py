@@ -6,6 +6,9 @@ Error ``kind`` values:
 - ``bad_return``: the task returned something other than a Context, dict or None
 - ``not_json``: the output (or a value in it) is not JSON
 - ``bad_input``: the input context is not a JSON object
+- ``secret_in_output``: the output holds the value of one of the task's secrets
+- ``secret_unavailable``: a secret the task's workflow declares could not be
+  resolved (not stored, not bound, or no key to open it)
 - ``not_found``: no such task/trigger in the loaded source
 - ``load_failed``: importing the source failed
 - ``timeout``: the call ran past its timeout; the worker was killed and replaced

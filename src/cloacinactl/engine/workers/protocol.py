@@ -16,7 +16,8 @@ Operations (``op``) and their ``args`` / ``result``:
   "cached": bool}``
 - ``run_task``: ``{"source": <source>, "workflow": str, "task_id": str,
   "function": str | null, "context": {...}, "execution_id": str, "attempt": int,
-  "timeout": float | null}`` → a task outcome (see ``outcome.py``)
+  "timeout": float | null, "secrets"?: {slot: {field: value}}}`` → a task outcome
+  (see ``outcome.py``; secret values are masked in what it reports)
 - ``poll_trigger``: ``{"source": <source>, "trigger": str, "function": str | null}``
   → ``{"fire": bool, "context": {...} | null}``
 

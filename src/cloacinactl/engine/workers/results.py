@@ -28,10 +28,12 @@ class TaskRequest:
     attempt: int = 1
     timeout: float | None = None
     function: str | None = None
+    # slot -> {field: value}: beside the context, never in it (and never in a repr)
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
     def wire_args(self) -> dict[str, Any]:
         """The ``run_task`` request args."""
-        return {
+        args = {
             "source": self.source.to_dict(),
             "workflow": self.workflow,
             "task_id": self.task_id,
@@ -41,6 +43,9 @@ class TaskRequest:
             "attempt": self.attempt,
             "timeout": self.timeout,
         }
+        if self.secrets:
+            args["secrets"] = self.secrets
+        return args
 
 
 @dataclass(frozen=True)
