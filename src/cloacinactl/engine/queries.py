@@ -4,7 +4,6 @@ the API)."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +14,13 @@ from cloacinactl.engine.fastsql import Sql
 from cloacinactl.engine.model import ExecutionStatus, TaskState
 from cloacinactl.errors import NotFoundError, UserError
 from cloacinactl.store import schema as s
+
+# the reads live in the store; re-exported for the engine's callers
+from cloacinactl.store.executions import EVENT_NAMESPACE as EVENT_NAMESPACE
+from cloacinactl.store.executions import event_id as event_id
+from cloacinactl.store.executions import execution_status as execution_status
+from cloacinactl.store.executions import list_events as list_events
+from cloacinactl.store.executions import list_executions as list_executions
 
 if TYPE_CHECKING:
     from cloacinactl.engine.ops import CycleResult
@@ -88,10 +94,6 @@ class ExecutionResult:
         }
 
 
-def execution_status(conn: Connection, execution_id: str) -> str | None:
-    return conn.execute(select(E.status).where(E.id == execution_id)).scalar()
-
-
 def execution_result(conn: Connection, execution_id: str) -> ExecutionResult:
     row = conn.execute(select(s.executions).where(E.id == execution_id)).first()
     if row is None:
@@ -119,67 +121,6 @@ def execution_result(conn: Connection, execution_id: str) -> ExecutionResult:
         paused_at=row.paused_at,
         pause_reason=row.pause_reason,
     )
-
-
-def list_executions(
-    conn: Connection,
-    *,
-    workflow: str | None = None,
-    status: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> tuple[list[dict[str, Any]], int]:
-    """Newest first: items ``{id, workflow_name, status, started_at, completed_at,
-    trigger_origin, created_at}`` and the total count."""
-    cond = []
-    if workflow:
-        cond.append(E.workflow_name == workflow)
-    if status:
-        cond.append(func.lower(E.status) == status.lower())
-    where = and_(True, *cond)
-    total = conn.execute(select(func.count()).select_from(s.executions).where(where)).scalar()
-    rows = conn.execute(
-        select(
-            E.id,
-            E.workflow_name,
-            E.status,
-            E.started_at,
-            E.completed_at,
-            E.trigger_origin,
-            E.created_at,
-        )
-        .where(where)
-        .order_by(E.created_at.desc(), E.id)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return [dict(r._mapping) for r in rows], int(total or 0)
-
-
-EVENT_NAMESPACE = uuid.UUID("6f1c3a52-9a3e-4c57-9d7e-2f4f3c0d6a11")
-
-
-def event_id(execution_id: str, sequence_num: int) -> str:
-    """The public UUID of an event: stable, derived from its execution and number."""
-    return str(uuid.uuid5(EVENT_NAMESPACE, f"{execution_id}:{sequence_num}"))
-
-
-def list_events(
-    conn: Connection, execution_id: str, *, since: dt.datetime | None = None
-) -> list[dict[str, Any]]:
-    """Events of one execution in sequence order: ``{id, event_type, event_data,
-    task_name, created_at, sequence_num}``; NotFoundError for an unknown execution."""
-    if execution_status(conn, execution_id) is None:
-        raise NotFoundError(f"execution {execution_id} not found")
-    stmt = select(EV.event_type, EV.event_data, EV.task_name, EV.created_at, EV.sequence_num).where(
-        EV.execution_id == execution_id
-    )
-    if since is not None:
-        stmt = stmt.where(EV.created_at >= since)
-    return [
-        {"id": event_id(execution_id, r.sequence_num), **r._mapping}
-        for r in conn.execute(stmt.order_by(EV.sequence_num))
-    ]
 
 
 def _lock(conn: Connection, sql: Sql, execution_id: str, verb: str | None = None) -> ExecRow:

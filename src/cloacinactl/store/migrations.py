@@ -62,9 +62,15 @@ def _build_queue(conn: Connection) -> None:
         control_metadata.create_all(conn, checkfirst=True)
 
 
+def _package_archives(conn: Connection) -> None:
+    """srvflow: uploaded archives stored beside their package row (every tenant)."""
+    schema.package_archives.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "execution pause columns", _execution_pause),
+    Migration(4, "package archives", _package_archives),
     Migration(7, "build queue (compiler)", _build_queue),
 )
 LATEST = MIGRATIONS[-1].version

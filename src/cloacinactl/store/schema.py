@@ -304,3 +304,22 @@ package_artifacts = Table(
     Column("built_at", UtcDateTime, nullable=False),
 )
 Index("ix_package_artifacts_source", package_artifacts.c.source_sha256)
+
+# ----------------------------------------------------------------------------- srvflow
+# An uploaded archive lives in the database beside its package row, so every server
+# on the database can load it (scale-out).
+package_archives = Table(
+    "package_archives",
+    metadata,
+    Column(
+        "package_id",
+        String(36),
+        ForeignKey("packages.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("archive", LargeBinary, nullable=False),
+    Column("signature", LargeBinary),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)

@@ -1,0 +1,321 @@
+"""Each tenant's engine inside the server: workers, ``Runner``, schedules, reconciler.
+
+``ServerRuntime`` is a ``tenant_listeners`` entry: a tenant that exists at start
+or is created at run time gets a :class:`TenantRuntime`; a deleted one is
+drained (in-flight tasks get ``drain_timeout_s``, then their claims are handed
+back), its schedules stop and its worker processes exit, without a restart.
+
+Each tenant has its **own worker pool**: a package's code runs only in processes
+of the tenant that uploaded it, so no tenant's code shares a process (module
+state, a secret in memory) with another's, and deleting a tenant frees exactly
+its processes. The cost is ``workers`` processes per tenant.
+
+A tenant's packages come from the database: every ``reconcile_interval_s`` (and
+at once after an upload here) its stored archives are mirrored into
+``<cache>/<tenant>/archives`` and the daemon's reconciler loads, reloads and
+unloads them, so a package uploaded to any server on the database runs on all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import trio
+from loguru import logger
+
+from cloacinactl.config.schema import DaemonConfig
+from cloacinactl.engine.cronstore import CronSlots
+from cloacinactl.engine.runner import ExecutionResult, Runner
+from cloacinactl.engine.workers import WorkerPool
+from cloacinactl.errors import NotFoundError
+from cloacinactl.packages import LoadedPackage, PackageLoader
+from cloacinactl.services.daemon.adapters import PoolPoller, RunnerStarter
+from cloacinactl.services.daemon.book import PollTarget, ScheduleBook
+from cloacinactl.services.daemon.engine import IMPORT_TIMEOUT_S, POLL_TIMEOUT_S, cron_config
+from cloacinactl.services.reconcile import PassReport, Reconciler
+from cloacinactl.services.server.host import (
+    LocalRootRunner,
+    PausableCron,
+    PausablePoll,
+    ServerHost,
+    ServerSchedules,
+)
+from cloacinactl.services.server.mirror import ArchiveMirror
+from cloacinactl.store import Store
+
+SERVICE = "cloacina-server"
+
+
+def default_workers() -> int:
+    return max(2, os.cpu_count() or 1)
+
+
+class TenantRuntime:
+    """One tenant's engine; ``serve`` runs it until ``stop`` (or cancellation)."""
+
+    def __init__(
+        self,
+        name: str,
+        store: Store,
+        cache_dir: Path,
+        *,
+        workers: int,
+        reconcile_interval_s: float,
+        drain_timeout_s: float,
+        settings: DaemonConfig,
+    ) -> None:
+        self.name = name
+        self.store = store
+        self.cache_dir = cache_dir
+        self.workers = workers
+        self.reconcile_interval_s = reconcile_interval_s
+        self.drain_timeout_s = drain_timeout_s
+        self.settings = settings
+        self.pool: WorkerPool | None = None
+        self.runner: Runner | None = None
+        self.host: ServerHost | None = None
+        self.schedules: ServerSchedules | None = None
+        self.reconciler: Reconciler[LoadedPackage] | None = None
+        self.mirror = ArchiveMirror(store, cache_dir / "archives")
+        self.last_report: PassReport | None = None
+        self.accepting = False
+        self._scope = trio.CancelScope()
+        self._schedulers = trio.CancelScope()
+        self._wake = trio.Event()
+        self._stopped = trio.Event()
+        self._lock = trio.Lock()
+
+    # -- running -------------------------------------------------------------------
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            with self._scope:
+                await self._serve(task_status)
+        finally:
+            self.accepting = False
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(self._remove_cache)
+            self._stopped.set()
+
+    async def _serve(self, task_status: trio.TaskStatus[None]) -> None:
+        store = self.store
+        pool = self.pool = WorkerPool(self.workers, service=SERVICE)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(pool.serve)
+            loader = PackageLoader(self.cache_dir / "packages", import_timeout=IMPORT_TIMEOUT_S)
+            roots: dict[str, str] = {}  # filled by the host, read by the task runner
+            runner = Runner(
+                store.url.original,
+                tenant=self.name,
+                store=store,
+                workers=self.workers,
+                task_runner=LocalRootRunner(pool, roots),
+                service=SERVICE,
+            )
+            self.runner = runner
+            host = self.host = ServerHost(loader, runner, pool, roots)
+            await nursery.start(runner.serve)
+            targets: dict[str, PollTarget] = {}
+            cron = PausableCron(
+                CronSlots(store, claimant_id=runner.executor.me.claimant_id),
+                RunnerStarter(runner, "cron"),
+                cron_config(self.settings),
+            )
+            starter = RunnerStarter(runner, "trigger")
+            poll = PausablePoll(
+                PoolPoller(pool, targets),
+                starter,
+                tracker=starter,
+                base_interval_s=self.settings.trigger_poll_interval_ms / 1000.0,
+                poll_timeout_s=POLL_TIMEOUT_S,
+            )
+
+            def release(done: Mapping[str, ExecutionResult | None]) -> None:
+                for execution_id in done:
+                    poll.execution_finished(execution_id)
+
+            runner.executor.on_finished(release)
+            book = ScheduleBook(store, cron, poll, targets)
+            self.schedules = ServerSchedules(book, store)
+            self.reconciler = Reconciler(host, self.schedules, settle_s=0.0)
+            await self.reconcile()
+            nursery.start_soon(self._serve_schedulers, cron, poll)
+            nursery.start_soon(self._tick)
+            self.accepting = True
+            logger.info(
+                "tenant running tenant={} workers={} packages={}",
+                self.name,
+                self.workers,
+                len(host.packages()),
+            )
+            task_status.started()
+
+    async def _serve_schedulers(self, cron: PausableCron, poll: PausablePoll) -> None:
+        with self._schedulers:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(cron.serve)
+                await nursery.start(poll.serve)
+
+    async def _tick(self) -> None:
+        while True:
+            with trio.move_on_after(self.reconcile_interval_s):
+                await self._wake.wait()
+            self._wake = trio.Event()
+            try:
+                await self.reconcile()
+            except Exception:
+                logger.exception("reconcile failed tenant={}", self.name)
+
+    async def reconcile(self) -> PassReport:
+        """Mirror the stored archives, then load/unload them; sync paused schedules."""
+        assert self.reconciler is not None and self.schedules is not None
+        async with self._lock:
+            await trio.to_thread.run_sync(self.mirror.sync)
+            report = await self.reconciler.reconcile([self.mirror.folder])
+            await self.schedules.refresh_paused()
+            self.last_report = report
+            return report
+
+    def request_reconcile(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Refuse new work, stop firing, drain in-flight tasks (bounded), stop workers."""
+        self.accepting = False
+        self._schedulers.cancel()
+        if self.runner is not None:
+            try:
+                drained = await self.runner.ashutdown(self.drain_timeout_s)
+                logger.info("tenant drained tenant={} complete={}", self.name, drained)
+            except Exception:
+                logger.exception("draining tenant failed tenant={}", self.name)
+        if self.pool is not None:
+            await self.pool.stop()
+        self._scope.cancel()
+        await self._stopped.wait()
+
+    def _remove_cache(self) -> None:
+        shutil.rmtree(self.cache_dir, ignore_errors=True)
+
+    # -- work ----------------------------------------------------------------------
+
+    def _live_runner(self) -> Runner:
+        if not self.accepting or self.runner is None:
+            raise NotFoundError(f"tenant {self.name!r} is not running")
+        return self.runner
+
+    async def execute(
+        self, workflow: str, context: Mapping[str, Any], *, origin: str = "manual"
+    ) -> str:
+        """Start ``workflow``; NotFoundError if unknown, UserError if paused."""
+        return await self._live_runner().start_execution(workflow, context, origin=origin)
+
+    async def fire(self, workflow: str, trigger: str, event: Mapping[str, Any]) -> str:
+        """A manual fire of a trigger: its payload plus the trigger's name and time."""
+        context = {
+            **event,
+            "trigger_name": trigger,
+            "triggered_at": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
+        }
+        return await self.execute(workflow, context, origin="manual")
+
+    def forget_workflow(self, name: str) -> None:
+        """A pause or resume here is seen by the next execute at once."""
+        if self.runner is not None:
+            self.runner.executor.defs.forget_active(name)
+
+    def status(self) -> dict[str, Any]:
+        host = self.host
+        return {
+            "packages_loaded": len(host.packages()) if host is not None else 0,
+            "workflows": host.workflow_names() if host is not None else [],
+            "errors": (
+                {Path(p).name: e for p, e in self.reconciler.errors().items()}
+                if self.reconciler is not None
+                else {}
+            ),
+            "workers": self.workers,
+        }
+
+
+class ServerRuntime:
+    """Runs a :class:`TenantRuntime` per tenant (a ``tenant_listeners`` entry)."""
+
+    def __init__(
+        self,
+        cache_root: Path,
+        *,
+        workers: int | None = None,
+        reconcile_interval_s: float = 30.0,
+        drain_timeout_s: float = 30.0,
+        settings: DaemonConfig | None = None,
+    ) -> None:
+        self.cache_root = cache_root
+        self.workers = workers or default_workers()
+        self.reconcile_interval_s = reconcile_interval_s
+        self.drain_timeout_s = drain_timeout_s
+        self.settings = settings or DaemonConfig()
+        self.tenants: dict[str, TenantRuntime] = {}
+        self._nursery: trio.Nursery | None = None
+        self._early: list[tuple[str, Store]] = []
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Hold the tenants' nursery until cancelled (tenants are added by the hooks)."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                early, self._early = self._early, []
+                for name, store in early:
+                    await self.tenant_added(name, store)
+                task_status.started()
+                await trio.sleep_forever()
+        finally:
+            self._nursery = None
+
+    def tenant(self, name: str) -> TenantRuntime:
+        found = self.tenants.get(name)
+        if found is None or not found.accepting:
+            raise NotFoundError(f"tenant {name!r} is not running")
+        return found
+
+    async def tenant_added(self, name: str, store: Store) -> None:
+        if self._nursery is None:
+            self._early.append((name, store))
+            return
+        if name in self.tenants:
+            return
+        runtime = TenantRuntime(
+            name,
+            store,
+            self.cache_root / name,
+            workers=self.workers,
+            reconcile_interval_s=self.reconcile_interval_s,
+            drain_timeout_s=self.drain_timeout_s,
+            settings=self.settings,
+        )
+        self.tenants[name] = runtime
+        try:
+            await self._nursery.start(runtime.serve)
+        except BaseException:
+            self.tenants.pop(name, None)
+            raise
+
+    async def tenant_removed(self, name: str) -> None:
+        runtime = self.tenants.pop(name, None)
+        if runtime is not None:
+            await runtime.stop()
+            logger.info("tenant stopped tenant={}", name)
+
+    async def drain(self) -> None:
+        """Server shutdown: drain every tenant at once."""
+        async with trio.open_nursery() as nursery:
+            for name in list(self.tenants):
+                nursery.start_soon(self.tenant_removed, name)
+
+    def status(self) -> dict[str, Any]:
+        return {name: t.status() for name, t in sorted(self.tenants.items())}
