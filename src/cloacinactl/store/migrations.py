@@ -67,10 +67,17 @@ def _package_archives(conn: Connection) -> None:
     schema.package_archives.create(conn, checkfirst=True)
 
 
+def _secrets(conn: Connection) -> None:
+    """secrets: the tenant's wrapped data key and its sealed secrets (every tenant)."""
+    for table in (schema.secret_keys, schema.secrets):
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "execution pause columns", _execution_pause),
     Migration(4, "package archives", _package_archives),
+    Migration(5, "tenant secrets", _secrets),
     Migration(7, "build queue (compiler)", _build_queue),
 )
 LATEST = MIGRATIONS[-1].version

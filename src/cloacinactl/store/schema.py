@@ -323,3 +323,27 @@ package_archives = Table(
     Column("sha256", String(64), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# ----------------------------------------------------------------------------- secrets
+# Per tenant (migration 5): the tenant's data key, wrapped by the server's key-
+# encryption key, and each secret's fields sealed with that data key. Field names
+# are metadata (the API shows them); values exist only as ciphertext.
+secret_keys = Table(
+    "secret_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    Column("wrapped_key", LargeBinary, nullable=False),  # nonce || AES-GCM(KEK, data key)
+    Column("kek_id", String(16), nullable=False),  # which KEK wrapped it (a fingerprint)
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("field_names", JSONText, nullable=False),
+    Column("sealed", LargeBinary, nullable=False),  # nonce || AES-GCM(data key, fields)
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
