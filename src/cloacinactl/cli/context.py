@@ -36,6 +36,7 @@ class Ctx:
     tenant: str
     output: str
     no_color: bool
+    tenant_flag: str | None = None  # --tenant as given (None: not given)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Ctx:
@@ -48,6 +49,7 @@ class Ctx:
             tenant=args.tenant or "public",
             output=args.output,
             no_color=bool(args.no_color),
+            tenant_flag=args.tenant,
         )
 
     @cached_property

@@ -49,7 +49,7 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "profile": None,
     "server": None,
     "api_key": None,
-    "tenant": "public",
+    "tenant": None,  # Ctx.tenant falls back to public; None tells "not given"
     "json": False,
     "output": "table",
     "no_color": False,

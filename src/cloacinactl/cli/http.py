@@ -8,8 +8,9 @@ ServerRejectedError (5), with the server's ``{"error", "code"}`` message.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -24,6 +25,8 @@ from cloacinactl.errors import (
 
 if TYPE_CHECKING:
     import httpx
+
+    from cloacinactl.cli.multipart import FilePart
 
 DEFAULT_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 5.0
@@ -79,6 +82,21 @@ def error_for(response: httpx.Response) -> CloacinaError:
     return ServerRejectedError(message)
 
 
+def transport_error(exc: Exception, url: str) -> TransportError:
+    """The exit-2 error for a failed connection, naming the URL tried."""
+    import httpx
+
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportError(
+            f"timed out talking to {url} ({type(exc).__name__})",
+            hint="is the server overloaded or the address wrong?",
+        )
+    return TransportError(
+        f"cannot reach server at {url}: {exc or type(exc).__name__}",
+        hint="is the server running? check --server or the profile's server",
+    )
+
+
 class ApiClient:
     """A synchronous client for one server, key and tenant. Use as a context manager."""
 
@@ -132,7 +150,7 @@ class ApiClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
-        content: bytes | None = None,
+        content: bytes | Iterable[bytes] | None = None,
         files: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
@@ -152,16 +170,8 @@ class ApiClient:
                 files=files,
                 headers=dict(headers or {}),
             )
-        except httpx.TimeoutException as exc:
-            raise TransportError(
-                f"timed out talking to {self.server} ({type(exc).__name__})",
-                hint="is the server overloaded or the address wrong?",
-            ) from exc
         except httpx.TransportError as exc:
-            raise TransportError(
-                f"cannot reach server at {self.server}: {exc or type(exc).__name__}",
-                hint="is the server running? check --server or the profile's server",
-            ) from exc
+            raise transport_error(exc, url) from exc
         log.debug("http response status=%s url=%s", response.status_code, url)
         if response.status_code >= 400:
             raise error_for(response)
@@ -178,6 +188,50 @@ class ApiClient:
             raise ServerRejectedError(
                 f"server sent a non-JSON response to {method} {path} (HTTP {response.status_code})"
             ) from None
+
+    @contextlib.contextmanager
+    def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        read_timeout: float | None = None,
+    ) -> Iterator[httpx.Response]:
+        """A streamed response (read it with ``iter_lines``); errors mapped as in :meth:`request`.
+
+        ``read_timeout`` bounds the wait for each chunk (None: wait forever); a
+        connection that drops or stalls mid-stream raises TransportError too.
+        """
+        import httpx
+
+        url = f"{self.server}{path}"
+        timeout = httpx.Timeout(self.timeout, connect=self.connect_timeout, read=read_timeout)
+        log.debug("http stream method=%s url=%s", method, url)
+        try:
+            with self._http().stream(
+                method, path, headers=dict(headers or {}), timeout=timeout
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise error_for(response)
+                yield response
+        except httpx.TransportError as exc:
+            raise transport_error(exc, url) from exc
+
+    def upload(
+        self,
+        path: str,
+        parts: Sequence[FilePart],
+        *,
+        on_chunk: Callable[[int], None] | None = None,
+    ) -> Any:
+        """POST files as multipart/form-data, streamed from disk; the decoded JSON answer."""
+        from cloacinactl.cli.multipart import MultipartBody
+
+        body = MultipartBody(parts)
+        headers = {"Content-Type": body.content_type, "Content-Length": str(body.length)}
+        return self.call("POST", path, content=body.chunks(on_chunk), headers=headers)
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.call("GET", path, **kwargs)

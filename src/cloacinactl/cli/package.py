@@ -356,3 +356,41 @@ def register(noun: Noun) -> None:
         help="Give up waiting for the execution after this long (default 300).",
     )  # fmt: skip
     _import_timeout(p)
+
+    register_remote(noun)
+
+
+def register_remote(noun: Noun) -> None:
+    """The server verbs (``cli/package_remote.py``)."""
+    from cloacinactl.cli import package_remote as remote
+    from cloacinactl.cli.remote import add_force
+
+    p = noun.verb("upload", remote.upload)
+    p.add_argument("archive", metavar="ARCHIVE", help="The .cloacina archive to upload.")
+    _upload_timeout(p)
+
+    p = noun.verb("publish", remote.publish)
+    p.add_argument("dir", metavar="DIR", help="The package folder.")
+    p.add_argument("--sign", metavar="KEYFILE", help="Ed25519 private key (PEM) to sign with.")
+    p.add_argument("--release", action="store_true", help="Rust: build the release profile.")
+    _import_timeout(p)
+    _upload_timeout(p)
+
+    p = noun.verb("list", remote.list_cmd)
+    p.add_argument("--filter", metavar="TEXT", help="Only packages whose name contains TEXT.")
+
+    noun.verb("inspect", remote.inspect).add_argument("id", metavar="ID", help="Package id.")
+
+    p = noun.verb("delete", remote.delete)
+    p.add_argument("id", metavar="ID", help="Package id.")
+    add_force(p, "delete the package")
+
+
+def _upload_timeout(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="Give up on the upload after this long without progress (default 300).",
+    )
