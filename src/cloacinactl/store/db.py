@@ -106,7 +106,9 @@ class Store:
         """Apply pending migrations (idempotent; safe with concurrent starters)."""
         try:
             return self.write(
-                lambda conn: migrate(conn, backend=self.backend, schema_name=self.schema_name)
+                lambda conn: migrate(
+                    conn, backend=self.backend, schema_name=self.schema_name, tenant=self.tenant
+                )
             )
         except OperationalError as exc:
             raise UserError(

@@ -40,6 +40,19 @@ def _execution_pause(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"))
 
 
+def tenant_of(conn: Connection) -> str:
+    """The tenant whose store ``conn`` migrates (``migrate`` records it on the connection)."""
+    return str(conn.get_execution_options().get("cloacina_tenant", "public"))
+
+
+def _control_tables(conn: Connection) -> None:
+    """srvcore: the server's global tables (tenants, api_keys), in the public store only."""
+    from cloacinactl.store.control import create_control_tables
+
+    if tenant_of(conn) == "public":
+        create_control_tables(conn)
+
+
 def _build_queue(conn: Connection) -> None:
     """compiler: build-claim columns on packages, package_artifacts, and (main store
     only) the global compiler_status table."""
@@ -76,6 +89,7 @@ def _secrets(conn: Connection) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "execution pause columns", _execution_pause),
+    Migration(3, "server tenants and api keys", _control_tables),
     Migration(4, "package archives", _package_archives),
     Migration(5, "tenant secrets", _secrets),
     Migration(7, "build queue (compiler)", _build_queue),
@@ -107,11 +121,14 @@ def _schema_of(conn: Connection) -> str | None:
     return str(value) if value is not None else None
 
 
-def migrate(conn: Connection, *, backend: str, schema_name: str) -> list[int]:
+def migrate(
+    conn: Connection, *, backend: str, schema_name: str, tenant: str = "public"
+) -> list[int]:
     """Apply pending migrations on ``conn`` (already inside a write transaction).
 
     Returns the versions applied (empty when up to date).
     """
+    conn.execution_options(cloacina_tenant=tenant)
     if backend == "postgresql":
         # lock first: two concurrent CREATE SCHEMA IF NOT EXISTS can still collide
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(schema_name)})

@@ -54,6 +54,13 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
         metavar="S",
         help="Timeout of the /ready database check (default 2).",
     )
+    parser.add_argument(
+        "--max-upload-mb",
+        type=positive_int,
+        default=100,
+        metavar="N",
+        help="Refuse request bodies (package uploads) over N MiB with 413 (default 100).",
+    )
     args = parser.parse_args(argv)
     # --database-url, else DATABASE_URL, else database_url in config.toml (the
     # reference's "admin, server start"); the file is read only when needed.
@@ -77,6 +84,7 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
         require_signatures=bool(require),
         reconcile_interval_s=args.reconcile_interval_s,
         db_check_timeout_s=args.db_check_timeout_s,
+        max_body_bytes=args.max_upload_mb * 1024 * 1024,
         database_url_from_config=not given_url,
     )
 

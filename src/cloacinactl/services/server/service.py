@@ -1,24 +1,27 @@
-"""The server service: the FastAPI app over hypercorn-trio, probes, pluggable routers."""
+"""The server service: the FastAPI app over hypercorn-trio, its state, start-up and reload."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anyio.to_thread
 import trio
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from loguru import logger
 
 from cloacinactl.config.logfilter import LogFilter, resolve_filter
-from cloacinactl.services.common import runtime_status
-from cloacinactl.services.dbcheck import DbCheck, check_database
-from cloacinactl.services.http import error_body, probe_app, serve_http
+from cloacinactl.errors import UserError
+from cloacinactl.services.http import serve_http
+from cloacinactl.store import Store
 from cloacinactl.store.urls import DatabaseUrl
 from cloacinactl.supervisor import ServiceConfig
+
+if TYPE_CHECKING:
+    from cloacinactl.services.server.state import ServerState
+
+DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024
+MIGRATE_RETRY_MAX_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class ServerServiceConfig(ServiceConfig):
     require_signatures: bool = False
     reconcile_interval_s: int = 30
     db_check_timeout_s: float = 2.0
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     verbose: bool = False
     # the URL came from config.toml (no --database-url / DATABASE_URL): SIGHUP re-reads it
     database_url_from_config: bool = False
@@ -40,53 +44,15 @@ class ServerServiceConfig(ServiceConfig):
 class ServerService:
     """Owns the app and its state while the server runs under ``run_service``."""
 
-    def __init__(self, config: ServerServiceConfig, routers: Sequence[APIRouter] = ()) -> None:
+    def __init__(self, config: ServerServiceConfig) -> None:
         self.config = config
-        self.routers = tuple(routers)
         self.address: str | None = None
+        self.state: ServerState | None = None
 
-    async def check_db(self) -> DbCheck:
-        url = self.config.database_url
-        if url is None:
-            return DbCheck(False, "none", "no database configured")
-        return await anyio.to_thread.run_sync(check_database, url, self.config.db_check_timeout_s)
+    def app(self, state: ServerState) -> FastAPI:
+        from cloacinactl.services.server.app import build_app
 
-    def app(self) -> FastAPI:
-        app = probe_app("cloacina-server")
-
-        @app.get("/ready", response_model=None)
-        async def ready() -> dict[str, Any] | JSONResponse:
-            db = await self.check_db()
-            if not db.connected:
-                body = error_body(f"database unreachable: {db.error}", "database_unreachable")
-                return JSONResponse(body, status_code=503)
-            return {"status": "ready", "database": {"connected": True, "backend": db.backend}}
-
-        @app.get("/v1/health/status")
-        async def status() -> dict[str, Any]:
-            return await self.status()
-
-        for router in self.routers:
-            app.include_router(router)
-        return app
-
-    async def status(self) -> dict[str, Any]:
-        rt = self.config.rt
-        db = await self.check_db()
-        url = self.config.database_url
-        return {
-            "status": "healthy" if db.connected else "unhealthy",
-            **runtime_status(rt),
-            "address": self.address,
-            "database": {
-                "connected": db.connected,
-                "backend": db.backend,
-                "url": url.redacted if url else None,
-                **({"error": db.error} if db.error else {}),
-            },
-            "require_signatures": self.config.require_signatures,
-            "reconcile_interval_s": self.config.reconcile_interval_s,
-        }
+        return build_app(state)
 
     async def serve(
         self,
@@ -94,16 +60,72 @@ class ServerService:
         *,
         task_status: trio.TaskStatus[dict[str, Any]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
+        from cloacinactl.services.server.state import ServerState
+
         self.config = config
-        async with trio.open_nursery() as nursery:
-            self.address = await nursery.start(serve_http, self.app(), config.host, config.port)
-            url = config.database_url
-            logger.info(
-                "server listening address={} database={}",
-                self.address,
-                url.redacted if url else None,
-            )
-            task_status.started({"address": self.address})
+        if config.database_url is None:
+            raise UserError("cloacina-server needs a database URL")
+        control = Store(config.database_url)
+        state = ServerState(config, control)
+        self.state = state
+        try:
+            async with trio.open_nursery() as nursery:
+                address = await nursery.start(serve_http, self.app(state), config.host, config.port)
+                self.address = state.address = address
+                if config.runtime is not None:
+                    config.rt.record(address=address)  # probes answer while the database comes up
+                logger.info(
+                    "server listening address={} database={}",
+                    address,
+                    config.database_url.redacted,
+                )
+                await self._start(state, nursery)
+                task_status.started({"address": address})
+        finally:
+            state.close()
+            control.close()
+
+    async def _start(self, state: ServerState, nursery: trio.Nursery) -> None:
+        """Migrations (waiting for a PostgreSQL that is not up yet), the bootstrap key,
+        the components, every tenant; then keyed routes open."""
+        from cloacinactl.services.server.bootstrap import ensure_bootstrap_key
+        from cloacinactl.services.server.components import components
+
+        await self._migrate(state.control)
+        key_file = self.config.home.bootstrap_key
+        await trio.to_thread.run_sync(
+            ensure_bootstrap_key, state.control, key_file, self.config.bootstrap_key
+        )
+        for component in components():
+            await nursery.start(component, state)
+        await state.load_tenants()
+        nursery.start_soon(self._follow_tenants, state)
+        state.ready = True
+
+    async def _migrate(self, store: Store) -> None:
+        delay = 0.2
+        warned = False
+        while True:
+            try:
+                await trio.to_thread.run_sync(store.migrate)
+                return
+            except UserError as exc:
+                if store.backend == "sqlite":
+                    raise  # a file we cannot use does not get better by waiting
+                if not warned:
+                    logger.warning("database not reachable yet, retrying: {}", exc.message)
+                    warned = True
+            await trio.sleep(delay)
+            delay = min(MIGRATE_RETRY_MAX_S, delay * 2)
+
+    async def _follow_tenants(self, state: ServerState) -> None:
+        """Tenants created or deleted by other servers on the same database."""
+        while True:
+            await trio.sleep(self.config.reconcile_interval_s)
+            try:
+                await state.sync_tenants()
+            except Exception as exc:  # the database may be briefly away; try next round
+                logger.warning("tenant sync failed: {}", exc)
 
     async def reload(self) -> LogFilter:
         """SIGHUP: check config.toml again and say what it would change.

@@ -1,0 +1,76 @@
+"""The one authorisation table: every route of the server → who may call it.
+
+Keyed by ``(METHOD, path template as FastAPI declares it)``. ``auth.authorized``
+enforces it and the authorisation-matrix test reads it, so a route without a
+row is refused (fail closed) and caught by the tests. Pure data, no I/O.
+
+Scopes:
+
+- ``public``: no key needed;
+- ``any_key``: any valid key (and, when ``role`` is set, at least that role or
+  ``is_admin``);
+- ``tenant``: a key of the path's ``{tenant}`` (for paths without one, the key's
+  own tenant) with at least ``role``, or an ``is_admin`` key;
+- ``global_admin``: an ``is_admin`` key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Literal
+
+Scope = Literal["public", "any_key", "tenant", "global_admin"]
+
+
+class Role(IntEnum):
+    READ = 1
+    WRITE = 2
+    ADMIN = 3
+
+    @property
+    def label(self) -> str:
+        """``read`` / ``write`` / ``admin``: how the API spells it."""
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Role:
+        """``read`` / ``write`` / ``admin`` → the role; ValueError otherwise."""
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown role {text!r}: use read, write or admin") from None
+
+
+@dataclass(frozen=True)
+class Rule:
+    role: Role | None
+    scope: Scope
+
+
+PUBLIC = Rule(None, "public")
+ANY_KEY = Rule(None, "any_key")
+GLOBAL_ADMIN = Rule(None, "global_admin")
+TENANT_READ = Rule(Role.READ, "tenant")
+TENANT_WRITE = Rule(Role.WRITE, "tenant")
+TENANT_ADMIN = Rule(Role.ADMIN, "tenant")
+
+RULES: dict[tuple[str, str], Rule] = {
+    # -- srvcore ---------------------------------------------------------------------
+    ("GET", "/health"): PUBLIC,
+    ("GET", "/ready"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/v1/health/status"): PUBLIC,
+    ("GET", "/v1/auth/whoami"): ANY_KEY,
+    ("GET", "/v1/auth/keys"): GLOBAL_ADMIN,
+    ("POST", "/v1/auth/keys"): GLOBAL_ADMIN,
+    ("DELETE", "/v1/auth/keys/{key_id}"): GLOBAL_ADMIN,
+    ("GET", "/v1/tenants/{tenant}/keys"): TENANT_ADMIN,
+    ("POST", "/v1/tenants/{tenant}/keys"): TENANT_ADMIN,
+    ("DELETE", "/v1/tenants/{tenant}/keys/{key_id}"): TENANT_ADMIN,
+    ("GET", "/v1/tenants"): GLOBAL_ADMIN,
+    ("POST", "/v1/tenants"): GLOBAL_ADMIN,
+    ("DELETE", "/v1/tenants/{name}"): GLOBAL_ADMIN,
+    ("GET", "/v1/compiler/status"): Rule(Role.ADMIN, "any_key"),
+}

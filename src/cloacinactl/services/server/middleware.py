@@ -1,0 +1,164 @@
+"""The request middleware (plain ASGI, outermost): request id, body limit, metrics, log, 500s.
+
+- ``x-request-id``: the caller's when it sent a sane one, else a new one; on every
+  answer, and on the request's log line (``request_id`` field);
+- bodies over the limit are 413 ``payload_too_large`` (by ``content-length`` up
+  front, or while a chunked body streams in);
+- an exception nothing else handled is logged and answered 500
+  ``internal_error`` with no detail;
+- each answer counts in ``cloacina_api_requests_total`` and its duration.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from loguru import logger
+
+from cloacinactl.services.http import error_body
+from cloacinactl.services.server.metrics import Metrics
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+REQUEST_ID = b"x-request-id"
+SANE_ID = re.compile(rb"^[A-Za-z0-9._:@/+=-]{1,128}$")
+DRAIN_AT_LEAST = 64 * 1024 * 1024
+QUIET_PATHS = frozenset({"/health", "/metrics"})
+
+
+class BodyTooLarge(BaseException):
+    """Not an ``Exception``: FastAPI turns those raised while it reads a body into 400."""
+
+
+def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == REQUEST_ID and SANE_ID.match(value):
+            return value.decode()
+    return uuid.uuid4().hex
+
+
+def _envelope(status: int, code: str, message: str, request_id: str) -> list[Message]:
+    body = json.dumps(error_body(message, code)).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (REQUEST_ID, request_id.encode()),
+    ]
+    return [
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": body},
+    ]
+
+
+class RequestMiddleware:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = request_id_of(scope.get("headers", []))
+        scope.setdefault("state", {})["request_id"] = request_id
+        rid = request_id.encode()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                response_started = True
+                message["headers"] = [*message.get("headers", []), (REQUEST_ID, rid)]
+            await send(message)
+
+        async def respond(code_status: int, code: str, message: str) -> None:
+            nonlocal status
+            status = code_status
+            for msg in _envelope(code_status, code, message, request_id):
+                await send(msg)
+
+        limit = self.max_body_bytes
+        declared = _content_length(scope)
+        try:
+            if declared is not None and declared > limit:
+                await _drain(receive, limit)
+                await respond(413, "payload_too_large", f"request body over {limit} bytes")
+                return
+            await self.app(scope, _limited(receive, limit), send_with_id)
+        except BodyTooLarge:
+            if not response_started:
+                await _drain(receive, limit)
+                await respond(413, "payload_too_large", f"request body over {limit} bytes")
+        except Exception as exc:
+            logger.opt(exception=exc).bind(request_id=request_id).error(
+                "request failed method={} path={}: {}",
+                scope.get("method"),
+                scope.get("path"),
+                type(exc).__name__,
+            )
+            if not response_started:
+                await respond(500, "internal_error", "internal server error")
+        finally:
+            elapsed = time.perf_counter() - started
+            method = str(scope.get("method", ""))
+            self.metrics.request_done(method, status, elapsed)
+            path = str(scope.get("path", ""))
+            if path not in QUIET_PATHS:
+                logger.bind(request_id=request_id).info(
+                    "request method={} path={} status={} duration_ms={:.1f}",
+                    method,
+                    path,
+                    status,
+                    elapsed * 1000,
+                )
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _drain(receive: Receive, limit: int) -> None:
+    """Read (and drop) what the client is still sending, so it sees our 413 instead of
+    a connection reset mid-upload; give up past a bound and let the connection close."""
+    seen = 0
+    while seen <= max(4 * limit, DRAIN_AT_LEAST):
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge()
+        return message
+
+    return wrapped
