@@ -29,7 +29,7 @@ def start(ctx: Ctx, args: argparse.Namespace) -> int | None:
     """
     from cloacinactl.supervisor.control import exec_service
 
-    exec_service("daemon", start_argv(ctx, args, ("watch_dir", "poll_interval")))
+    exec_service("daemon", start_argv(ctx, args, ("watch_dir", "poll_interval", "secrets_file")))
     return None
 
 
@@ -79,6 +79,13 @@ def register(noun: Noun) -> None:
         default=None,
         metavar="MS",
         help="Reconciler fallback poll interval in milliseconds (default 500).",
+    )
+    p.add_argument(
+        "--secrets-file",
+        default=None,
+        metavar="FILE",
+        help="Secrets for workflows' secret slots: {name: {field: value}} as JSON or .toml, "
+        "mode 0600 (default $CLOACINA_SECRETS_FILE).",
     )
     add_stop_flags(noun.verb("stop", stop))
     noun.verb("status", status)

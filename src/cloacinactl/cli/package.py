@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -265,16 +266,23 @@ def run(ctx: Ctx, args: argparse.Namespace) -> int:
     The package loads as the daemon would load it; task code runs in worker
     processes. Prints the outcome and a per-task table (-o json: one document;
     task output goes to stderr in table mode). --context takes a JSON file or -
-    for stdin (default {}). --workflow picks the workflow when the package
-    declares several. Exit 0 when the execution completes, 1 when it fails.
+    for stdin (default {}); the workflow's declared params are checked (and
+    defaults filled) before anything runs. --workflow picks the workflow when the
+    package declares several. --secrets-file FILE (JSON or .toml, mode 0600)
+    holds {name: {field: value}} for the workflow's secret slots. Exit 0 when the
+    execution completes, 1 when it fails or the input is refused.
     """
+    from cloacinactl.config.secretsfile import secrets_file_from
     from cloacinactl.packages.run import read_context, run_loaded
 
     context = read_context(args.context)
+    secrets_file = secrets_file_from(args.secrets_file, os.environ)
     with tempfile.TemporaryDirectory(prefix="cloacina-run-") as tmp:
         loaded = load_target(Path(args.target), Path(tmp), [], args.import_timeout)
         try:
-            result, captured = run_loaded(loaded, args.workflow, context, args.timeout)
+            result, captured = run_loaded(
+                loaded, args.workflow, context, args.timeout, secrets_file
+            )
         finally:
             loaded.unload()
     order = {
@@ -351,6 +359,12 @@ def register(noun: Noun) -> None:
     p.add_argument("target", metavar="ARCHIVE|DIR", help="A .cloacina archive or package folder.")
     p.add_argument("--workflow", metavar="NAME", help="Workflow to run (default: the only one).")
     p.add_argument("--context", metavar="FILE|-", help="Input context: a JSON file or - (stdin).")
+    p.add_argument(
+        "--secrets-file",
+        metavar="FILE",
+        help="Secrets for the workflow's slots: {name: {field: value}} as JSON or .toml, "
+        "mode 0600 (default $CLOACINA_SECRETS_FILE).",
+    )
     p.add_argument(
         "--timeout", type=float, default=300.0, metavar="SECONDS",
         help="Give up waiting for the execution after this long (default 300).",

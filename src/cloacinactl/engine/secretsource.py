@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, select
@@ -38,6 +39,19 @@ class StaticSecrets:
 
     def lookup(self, conn: Connection, name: str) -> Mapping[str, str] | None:
         return self.secrets.get(name)
+
+
+class FileSecrets:
+    """Secrets read from a local secrets file at each lookup (an edit is seen by the
+    next attempt, like a rotation); see :mod:`cloacinactl.config.secretsfile`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def lookup(self, conn: Connection, name: str) -> Mapping[str, str] | None:
+        from cloacinactl.config.secretsfile import read_secrets_file
+
+        return read_secrets_file(self.path).get(name)
 
 
 def execution_inputs(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:

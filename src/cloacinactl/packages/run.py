@@ -88,16 +88,23 @@ async def execute(
     context: dict[str, Any],
     database: Path,
     timeout: float,
+    secrets: dict[str, dict[str, str]] | None = None,
 ) -> tuple[ExecutionResult, dict[str, list[str]]]:
     """Register the package's workflows on a fresh Runner and run ``workflow`` once."""
     import trio
 
     from cloacinactl.engine.runner import Runner
+    from cloacinactl.engine.secretsource import StaticSecrets
 
     tasks = next(len(w["tasks"]) for w in loaded.description["workflows"] if w["name"] == workflow)
     size = max(1, min(MAX_WORKERS, os.cpu_count() or 1, tasks))
     # The Runner starts its own worker pool: task code never runs in this process.
-    runner = Runner(f"sqlite:///{database}", workers=size, service="cloacina-run")
+    runner = Runner(
+        f"sqlite:///{database}",
+        workers=size,
+        service="cloacina-run",
+        secrets=None if secrets is None else StaticSecrets(secrets),
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(runner.serve)
         try:
@@ -133,17 +140,47 @@ def checked_context(loaded: LoadedPackage, workflow: str, context: dict[str, Any
     return checked
 
 
+def bound_secrets(
+    checked: InputCheck, secrets_file: Path | None
+) -> dict[str, dict[str, str]] | None:
+    """The secrets the run's slots are bound to, from ``--secrets-file``; every bound
+    name must be in it (checked before anything runs)."""
+    if not checked.bindings:
+        return None
+    slots = ", ".join(checked.bindings)
+    if secrets_file is None:
+        raise PackageError(
+            f"the workflow declares secret slots ({slots}) and no secrets file was given",
+            hint='pass --secrets-file FILE (mode 0600) holding {"<name>": {"<field>": "..."}}',
+        )
+    from cloacinactl.config.secretsfile import read_secrets_file
+
+    stored = read_secrets_file(secrets_file)
+    missing = [
+        f"{name!r} (slot {slot!r})" for slot, name in checked.bindings.items() if name not in stored
+    ]
+    if missing:
+        raise PackageError(
+            f"secrets file {secrets_file} has no secret " + ", ".join(missing),
+            hint='bind a slot to another name with {"<slot>": {"$secret": "<name>"}} in --context',
+        )
+    return {name: stored[name] for name in set(checked.bindings.values())}
+
+
 def run_loaded(
     loaded: LoadedPackage,
     workflow: str | None,
     context: dict[str, Any],
     timeout: float,
+    secrets_file: Path | None = None,
 ) -> tuple[ExecutionResult, dict[str, list[str]]]:
-    """Blocking wrapper: check the input, then run on a temp SQLite database that is
-    removed afterwards."""
+    """Blocking wrapper: check the input (params, secret bindings), then run on a temp
+    SQLite database that is removed afterwards."""
     import trio
 
     name = pick_workflow(loaded, workflow)
     checked = checked_context(loaded, name, context)
+    secrets = bound_secrets(checked, secrets_file)
     with tempfile.TemporaryDirectory(prefix="cloacina-run-db-") as tmp:
-        return trio.run(execute, loaded, name, checked.context, Path(tmp) / "run.db", timeout)
+        database = Path(tmp) / "run.db"
+        return trio.run(execute, loaded, name, checked.context, database, timeout, secrets)

@@ -30,13 +30,10 @@ from sqlalchemy.exc import IntegrityError
 
 from cloacinactl.errors import CloacinaError, UserError
 from cloacinactl.store import schema
-from cloacinactl.workflow import valid_secret_name
+from cloacinactl.workflow.secretfields import fields_problem, name_problem
 
 KEK_ENV = "CLOACINA_SECRET_KEK"
 NONCE_BYTES = 12
-MAX_FIELDS = 64
-MAX_FIELD_NAME = 128
-MAX_VALUE_BYTES = 64 * 1024
 
 
 class SecretsError(CloacinaError):
@@ -91,29 +88,16 @@ def kek_from_env(environ: Mapping[str, str]) -> bytes | None:
 
 def check_fields(fields: Any) -> dict[str, str]:
     """A secret's ``{field: value}`` map, validated (names and sizes only in errors)."""
-    if not isinstance(fields, Mapping) or not fields:
-        raise SecretInvalid('a secret needs at least one field: {"field": "value"}')
-    if len(fields) > MAX_FIELDS:
-        raise SecretInvalid(f"a secret has at most {MAX_FIELDS} fields, got {len(fields)}")
-    out: dict[str, str] = {}
-    for name, value in fields.items():
-        if not isinstance(name, str) or not name or len(name) > MAX_FIELD_NAME or "\x00" in name:
-            raise SecretInvalid(
-                f"field names are 1-{MAX_FIELD_NAME} characters without NUL, got {name!r:.40}"
-            )
-        if not isinstance(value, str):
-            raise SecretInvalid(f"field {name!r}: values are strings, got {type(value).__name__}")
-        if len(value.encode("utf-8")) > MAX_VALUE_BYTES:
-            raise SecretInvalid(f"field {name!r}: a value is at most {MAX_VALUE_BYTES} bytes")
-        out[name] = value
-    return out
+    problem = fields_problem(fields)
+    if problem is not None:
+        raise SecretInvalid(problem)
+    return {str(k): str(v) for k, v in fields.items()}
 
 
 def check_name(name: Any) -> str:
-    if not valid_secret_name(name):
-        raise SecretInvalid(
-            "a secret name is 1-128 letters, digits, _ . - (starting with a letter or digit)"
-        )
+    problem = name_problem(name)
+    if problem is not None:
+        raise SecretInvalid(problem)
     return str(name)
 
 

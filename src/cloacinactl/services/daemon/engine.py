@@ -27,6 +27,7 @@ from cloacinactl.engine.cronstore import CronSlots
 from cloacinactl.engine.pooled import PoolTaskRunner
 from cloacinactl.engine.runner import ExecutionResult, Runner
 from cloacinactl.engine.schedules import CronConfig, CronScheduler, PollScheduler
+from cloacinactl.engine.secretsource import FileSecrets
 from cloacinactl.engine.workers import WorkerPool
 from cloacinactl.packages import LoadedPackage, PackageLoader
 from cloacinactl.services.daemon.adapters import PoolPoller, RunnerStarter
@@ -93,6 +94,7 @@ class SchedulerWorkload:
             workers=self.workers,
             task_runner=PoolTaskRunner(pool),
             service="cloacina-daemon",
+            secrets=None if config.secrets_file is None else FileSecrets(config.secrets_file),
         )
         self.pool, self.runner = pool, runner
         async with trio.open_nursery() as nursery:

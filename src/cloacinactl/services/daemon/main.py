@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from cloacinactl.config import load_config
 from cloacinactl.config.home import Home
+from cloacinactl.config.secretsfile import read_secrets_file, secrets_file_from
 from cloacinactl.procexit import exit_now
 from cloacinactl.services.common import (
     add_worker_memory_flag,
@@ -39,8 +40,18 @@ def parse(argv: Sequence[str]) -> DaemonServiceConfig:
         metavar="MS",
         help="Reconciler fallback poll interval in ms (default from config, 500).",
     )
+    parser.add_argument(
+        "--secrets-file",
+        default=None,
+        metavar="FILE",
+        help="Secrets for workflows' secret slots: {name: {field: value}} as JSON or .toml, "
+        "mode 0600, re-read at each task (default $CLOACINA_SECRETS_FILE).",
+    )
     add_worker_memory_flag(parser)
     args = parser.parse_args(argv)
+    secrets_file = secrets_file_from(args.secrets_file, os.environ)
+    if secrets_file is not None:
+        read_secrets_file(secrets_file)  # a bad or open file stops the start (exit 1)
     memory_limit_mb = worker_memory_limit_mb(args.worker_memory_limit_mb, os.environ)
     home = Home.resolve(args.home)
     check_socket_path(home.daemon_socket)
@@ -60,6 +71,7 @@ def parse(argv: Sequence[str]) -> DaemonServiceConfig:
         verbose=bool(args.verbose),
         settings=settings,
         worker_memory_limit_mb=memory_limit_mb,
+        secrets_file=secrets_file,
     )
 
 

@@ -40,6 +40,7 @@ class DaemonServiceConfig(ServiceConfig):
     verbose: bool = False
     settings: Config = field(default_factory=Config)
     worker_memory_limit_mb: int | None = None  # per worker; None: no limit
+    secrets_file: Path | None = None  # --secrets-file: values for secret slots
 
 
 class Workload(Protocol):
