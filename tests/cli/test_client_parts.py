@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import email.parser
 import io
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,3 +154,29 @@ def test_filtered_lists_and_ids() -> None:
     assert ids_text([{"workflow_name": "w"}], "workflow_name") == "w\n"
     with pytest.raises(UserError):
         ids_text([{"x": 1}], "id")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["workflow", "--help"],
+        ["execution", "events", "--help"],
+        ["package", "upload", "--help"],
+        ["secret", "create", "--help"],
+        ["key", "--help"],
+        ["tenant", "delete", "--help"],
+        ["trigger", "fire", "--help"],
+    ],
+)
+def test_client_help_imports_nothing_heavy(argv: list[str]) -> None:
+    code = (
+        "import sys, json\n"
+        "from cloacinactl.cli.main import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    modules = set(json.loads(out.stderr.strip().splitlines()[-1]))
+    assert "cloacinactl.cli.main" in modules
+    for heavy in ("httpx", "rich", "yaml", "trio", "sqlalchemy", "fastapi", "cloacinactl.cli.http"):
+        assert heavy not in modules, f"{heavy} imported by {argv}"
