@@ -205,4 +205,7 @@ def insert_tenant(
 
 
 def delete_tenant(conn: Connection, name: str) -> bool:
+    """Forget a tenant and its (already revoked) keys, so a new tenant of that name
+    starts with none."""
+    conn.execute(api_keys.delete().where(K.tenant == name))
     return bool(conn.execute(tenants.delete().where(T.name == name)).rowcount)

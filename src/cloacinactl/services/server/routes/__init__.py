@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cloacinactl.services.server.routes import keys, probes, tenants
+from cloacinactl.services.server.routes import compiler, keys, probes, tenants
 
 ROUTERS: list[APIRouter] = [
     # -- srvcore
     probes.router,
     keys.router,
     tenants.router,
+    compiler.router,
 ]
