@@ -34,7 +34,9 @@ def check_tenant_name(name: str) -> str:
 
 
 class CreateTenantRequest(StrictBody):
-    name: str = Field(max_length=63)
+    # the pattern is documented, not enforced by pydantic: a bad name is answered with
+    # its own code (invalid_tenant_name / reserved_tenant_name) by check_tenant_name
+    name: str = Field(max_length=63, json_schema_extra={"pattern": TENANT_NAME.pattern})
     description: str | None = Field(None, max_length=1000)
     password: str | None = Field(
         None, description="Accepted for upstream compatibility; no database user is made."
