@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent / "services"))  # svc_helpers.wait_for
 
 from server_helpers import RunningServer, ServerPool
 

@@ -20,6 +20,7 @@ from cloacinactl.config.schema import (
     DaemonConfig,
     Key,
     Profile,
+    ServerConfig,
     WatchConfig,
 )
 from cloacinactl.errors import ConfigError
@@ -146,6 +147,11 @@ def parse_config(text: str, path: Path) -> Config:
         daemon=DaemonConfig(**sections.get("daemon", {})),
         compiler=CompilerConfig(**sections.get("compiler", {})),
         watch=WatchConfig(directories=dirs),
+        server=ServerConfig(
+            trusted_keys=tuple(
+                _expand(k, path.parent) for k in sections.get("server", {}).get("trusted_keys", [])
+            )
+        ),
     )
 
 

@@ -51,6 +51,12 @@ SECTIONS: dict[str, dict[str, Key]] = {
     "watch": {
         "directories": Key("list[str]", [], help="Extra package directories (~ expanded)."),
     },
+    # srvcore
+    "server": {
+        "trusted_keys": Key(
+            "list[str]", [], help="Public key files (.pub) the server trusts for signatures."
+        ),
+    },
 }
 
 # Keys of each ``[profiles.<name>]`` table.
@@ -114,6 +120,11 @@ class WatchConfig:
 
 
 @dataclass(frozen=True)
+class ServerConfig:
+    trusted_keys: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole config.toml, validated; a missing file gives every default."""
 
@@ -124,3 +135,4 @@ class Config:
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     compiler: CompilerConfig = field(default_factory=CompilerConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)

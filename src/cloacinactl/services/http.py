@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import trio
@@ -52,9 +54,15 @@ async def serve_http(
     host: str,
     port: int,
     *,
+    shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
+    graceful_timeout_s: float = 1.0,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``app`` on ``host:port``; reports the bound ``host:port`` once listening."""
+    """Serve ``app`` on ``host:port``; reports the bound ``host:port`` once listening.
+
+    When ``shutdown_trigger`` returns, the listener closes and in-flight requests get
+    up to ``graceful_timeout_s`` to finish; then this returns.
+    """
     from hypercorn.config import Config
     from hypercorn.trio import serve
 
@@ -62,9 +70,11 @@ async def serve_http(
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = None
-    config.graceful_timeout = 1.0
+    config.graceful_timeout = graceful_timeout_s
     async with trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(serve, app, config)
+        binds: list[str] = await nursery.start(
+            partial(serve, shutdown_trigger=shutdown_trigger), app, config
+        )
         task_status.started(bound_address(binds[0]) if binds else f"{host}:{port}")
 
 

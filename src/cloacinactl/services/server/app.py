@@ -31,7 +31,10 @@ def build_app(state: ServerState) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(
-        RequestMiddleware, metrics=state.metrics, max_body_bytes=state.config.max_body_bytes
+        RequestMiddleware,
+        metrics=state.metrics,
+        max_body_bytes=state.config.max_body_bytes,
+        tracer=state.tracer,
     )
 
     def openapi() -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from cloacinactl.config import load_config, pick_database_url
 from cloacinactl.config.home import Home
@@ -61,6 +62,14 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
         metavar="N",
         help="Refuse request bodies (package uploads) over N MiB with 413 (default 100).",
     )
+    parser.add_argument(
+        "--trusted-key",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="A PEM Ed25519 public key trusted for package signatures (repeatable; "
+        "config.toml server.trusted_keys adds more; SIGHUP re-reads them).",
+    )
     args = parser.parse_args(argv)
     # --database-url, else DATABASE_URL, else database_url in config.toml (the
     # reference's "admin, server start"); the file is read only when needed.
@@ -85,6 +94,7 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
         reconcile_interval_s=args.reconcile_interval_s,
         db_check_timeout_s=args.db_check_timeout_s,
         max_body_bytes=args.max_upload_mb * 1024 * 1024,
+        trusted_key_paths=tuple(Path(p).expanduser().absolute() for p in args.trusted_key),
         database_url_from_config=not given_url,
     )
 
@@ -92,7 +102,13 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
 def _run(argv: Sequence[str]) -> int:
     config = parse(argv)
     service = ServerService(config)
-    return run_service(config, service.serve, reload=service.reload, status=service.status_line)
+    return run_service(
+        config,
+        service.serve,
+        reload=service.reload,
+        status=service.status_line,
+        drain=service.drain,
+    )
 
 
 def main() -> None:

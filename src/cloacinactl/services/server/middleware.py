@@ -60,12 +60,35 @@ def _envelope(status: int, code: str, message: str, request_id: str) -> list[Mes
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, tracer: Any = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.tracer = tracer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.tracer is None or scope["type"] != "http":
+            await self._handle(scope, receive, send)
+            return
+        method = str(scope.get("method", ""))
+        with self.tracer.start_as_current_span(f"{method} request", kind=_server_kind()) as span:
+            try:
+                await self._handle(scope, receive, send)
+            finally:
+                route = getattr(scope.get("route"), "path", None) or "unmatched"
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.request.method", method)
+                span.set_attribute("http.route", route)
+                span.set_attribute(
+                    "http.response.status_code", scope.get("state", {}).get("status", 0)
+                )
+                span.set_attribute(
+                    "cloacina.request_id", scope.get("state", {}).get("request_id", "")
+                )
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -113,6 +136,7 @@ class RequestMiddleware:
                 await respond(500, "internal_error", "internal server error")
         finally:
             elapsed = time.perf_counter() - started
+            scope["state"]["status"] = status
             method = str(scope.get("method", ""))
             self.metrics.request_done(method, status, elapsed)
             path = str(scope.get("path", ""))
@@ -124,6 +148,12 @@ class RequestMiddleware:
                     status,
                     elapsed * 1000,
                 )
+
+
+def _server_kind() -> Any:
+    from opentelemetry.trace import SpanKind  # only reached with tracing set up
+
+    return SpanKind.SERVER
 
 
 def _content_length(scope: Scope) -> int | None:

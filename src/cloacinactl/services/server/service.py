@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -36,6 +38,8 @@ class ServerServiceConfig(ServiceConfig):
     reconcile_interval_s: int = 30
     db_check_timeout_s: float = 2.0
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # --trusted-key PATH (repeatable); config.toml's server.trusted_keys adds more
+    trusted_key_paths: tuple[Path, ...] = ()
     verbose: bool = False
     # the URL came from config.toml (no --database-url / DATABASE_URL): SIGHUP re-reads it
     database_url_from_config: bool = False
@@ -48,6 +52,8 @@ class ServerService:
         self.config = config
         self.address: str | None = None
         self.state: ServerState | None = None
+        self._stop_http = trio.Event()
+        self._http_done = trio.Event()
 
     def app(self, state: ServerState) -> FastAPI:
         from cloacinactl.services.server.app import build_app
@@ -65,12 +71,19 @@ class ServerService:
         self.config = config
         if config.database_url is None:
             raise UserError("cloacina-server needs a database URL")
+        from cloacinactl.services.server.otel import setup_tracing
+
+        trusted = await trio.to_thread.run_sync(self._trusted_keys)
         control = Store(config.database_url)
         state = ServerState(config, control)
+        state.trusted_keys = trusted
+        tracing = setup_tracing(os.environ)
+        if tracing is not None:
+            state.tracer = tracing.get_tracer("cloacina-server")
         self.state = state
         try:
             async with trio.open_nursery() as nursery:
-                address = await nursery.start(serve_http, self.app(state), config.host, config.port)
+                address = await nursery.start(self._serve_http, self.app(state))
                 self.address = state.address = address
                 if config.runtime is not None:
                     config.rt.record(address=address)  # probes answer while the database comes up
@@ -84,6 +97,45 @@ class ServerService:
         finally:
             state.close()
             control.close()
+            if tracing is not None:
+                tracing.shutdown()
+
+    async def _serve_http(
+        self, app: FastAPI, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        try:
+            await serve_http(
+                app,
+                self.config.host,
+                self.config.port,
+                shutdown_trigger=self._stop_http.wait,
+                graceful_timeout_s=max(1.0, self.config.shutdown_timeout_s),
+                task_status=task_status,
+            )
+        finally:
+            self._http_done.set()
+
+    async def drain(self) -> None:
+        """SIGTERM: stop accepting, let in-flight requests finish, then drain each
+        tenant's executions (listeners with a ``drain()``); the supervisor bounds it."""
+        self._stop_http.set()
+        await self._http_done.wait()
+        logger.info("server drain: HTTP requests finished")
+        state = self.state
+        if state is None:
+            return
+        async with trio.open_nursery() as nursery:
+            for listener in state.tenant_listeners:
+                drain = getattr(listener, "drain", None)
+                if drain is not None:
+                    nursery.start_soon(drain)
+
+    def _trusted_keys(self) -> tuple[Any, ...]:
+        """The flag's public keys and config.toml's ``server.trusted_keys`` (blocking)."""
+        from cloacinactl.config import load_config
+
+        configured = load_config(self.config.home).server.trusted_keys
+        return load_trusted_keys([*self.config.trusted_key_paths, *configured])
 
     async def _start(self, state: ServerState, nursery: trio.Nursery) -> None:
         """Migrations (waiting for a PostgreSQL that is not up yet), the bootstrap key,
@@ -159,7 +211,30 @@ class ServerService:
                         path,
                     )
             logger.info("server reload: {} checked; log filter from -v / RUST_LOG", path)
+            await self._reload_trusted_keys()
         return resolve_filter(verbose=self.config.verbose, env=os.environ.get("RUST_LOG"))
+
+    async def _reload_trusted_keys(self) -> None:
+        from cloacinactl.errors import CloacinaError
+
+        try:
+            trusted = await trio.to_thread.run_sync(self._trusted_keys)
+        except CloacinaError as exc:
+            logger.error("server reload: trusted keys rejected, keeping the old ones: {}", exc)
+            return
+        if self.state is not None:
+            self.state.trusted_keys = trusted
+        logger.info("server reload: {} trusted public key(s)", len(trusted))
 
     def status_line(self) -> str:
         return f"listening on {self.address}"
+
+
+def load_trusted_keys(paths: Sequence[Path]) -> tuple[Any, ...]:
+    """Ed25519 public keys from PEM files; a missing or bad file is a UserError naming it."""
+    from cloacinactl.packages.signing import load_public_key
+
+    keys = []
+    for path in dict.fromkeys(paths):
+        keys.append(load_public_key(path))
+    return tuple(keys)

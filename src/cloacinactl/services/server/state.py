@@ -61,6 +61,11 @@ class ServerState:
         self.ready = False
         # more fields for GET /v1/health/status (e.g. the runtime's workers)
         self.status_providers: list[Callable[[], Awaitable[dict[str, Any]]]] = []
+        # an OpenTelemetry tracer when OTEL_EXPORTER_OTLP_ENDPOINT is set (otel.py), else None
+        self.tracer: Any = None
+        # Ed25519 public keys uploads may be signed with (--trusted-key, config.toml's
+        # server.trusted_keys; SIGHUP re-reads them)
+        self.trusted_keys: tuple[Any, ...] = ()
         self._tenants_lock = trio.Lock()
 
     # -- tenants --------------------------------------------------------------------
