@@ -129,12 +129,20 @@ def test_server_probe_follows_server_flag(cli, home: Path) -> None:
     assert cli("--server", f"http://127.0.0.1:{port}", "server", "health").returncode == 2
 
 
-def test_compiler_lifecycle(cli, home: Path, services: Services) -> None:
+def test_compiler_without_database_url_exits_1(cli) -> None:
+    result = cli("compiler", "start", "--bind", "127.0.0.1:0", timeout=30)
+    assert result.returncode == 1
+    assert "needs a database" in result.stderr and "DATABASE_URL" in result.stderr
+
+
+def test_compiler_lifecycle(cli, home: Path, services: Services, tmp_path: Path) -> None:
     proc = services.cli(
         "compiler",
         "start",
         "--bind",
         "127.0.0.1:0",
+        "--database-url",
+        f"sqlite:///{tmp_path / 'compiler.db'}",
         "--poll-interval-ms",
         "250",
         "--sweep-interval-s",

@@ -24,8 +24,12 @@ TUNING = ("poll_interval_ms", "heartbeat_interval_s", "stale_threshold_s", "swee
 def start(ctx: Ctx, args: argparse.Namespace) -> int | None:
     """Run the compiler in the foreground (execs cloacina-compiler).
 
-    Polls the database (--database-url or DATABASE_URL) for pending builds and
-    serves GET /health and GET /v1/status on --bind (default 127.0.0.1:9000).
+    Polls the database (--database-url or DATABASE_URL) for pending builds,
+    builds one at a time (pip into vendor/, sandboxed import, deterministic
+    pack, Ed25519 signature) and serves GET /health, GET /v1/status and
+    GET /metrics on --bind (default 127.0.0.1:9000). A build without a
+    heartbeat for --stale-threshold-s goes back to the queue (3 attempts).
+    Interval flags win over [compiler] in config.toml; SIGHUP re-reads it.
     """
     from cloacinactl.supervisor.control import exec_service
 
@@ -65,14 +69,36 @@ def health(ctx: Ctx, args: argparse.Namespace) -> int:
 def register(noun: Noun) -> None:
     p = noun.verb("start", start)
     p.add_argument("--bind", metavar="ADDR", help="Listen address (default 127.0.0.1:9000).")
-    p.add_argument("--database-url", metavar="URL", help="Connection URL (default: DATABASE_URL).")
-    p.add_argument("--poll-interval-ms", type=int, metavar="N", help="Build poll interval (ms).")
-    p.add_argument("--heartbeat-interval-s", type=int, metavar="N", help="Heartbeat cadence (s).")
     p.add_argument(
-        "--stale-threshold-s", type=int, metavar="N", help="Seconds before a build is stale."
+        "--database-url",
+        metavar="URL",
+        help="Connection URL, the servers' database (default: DATABASE_URL, else"
+        " database_url in config.toml).",
     )
     p.add_argument(
-        "--sweep-interval-s", type=int, metavar="N", help="Stale-claim sweep cadence (s)."
+        "--poll-interval-ms",
+        type=int,
+        metavar="N",
+        help="How often to poll for pending builds (default 1000; PostgreSQL also wakes on"
+        " each upload).",
+    )
+    p.add_argument(
+        "--heartbeat-interval-s",
+        type=int,
+        metavar="N",
+        help="Heartbeat cadence of the build in flight and the compiler (default 10).",
+    )
+    p.add_argument(
+        "--stale-threshold-s",
+        type=int,
+        metavar="N",
+        help="Seconds without a heartbeat before a build is taken over (default 60).",
+    )
+    p.add_argument(
+        "--sweep-interval-s",
+        type=int,
+        metavar="N",
+        help="How often to return stale builds to the queue (default 30).",
     )
     add_stop_flags(noun.verb("stop", stop))
     noun.verb("status", status)

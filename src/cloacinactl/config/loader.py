@@ -129,14 +129,15 @@ def parse_config(text: str, path: Path) -> Config:
             sections[name] = check.table([name], raw, SECTIONS[name])
         else:
             raise check.unknown([name], known)
-    level = sections.get("daemon", {}).get("log_level")
-    if level is not None:
-        from cloacinactl.config.logfilter import parse_filter
+    for section in ("daemon", "compiler"):
+        level = sections.get(section, {}).get("log_level")
+        if level is not None:
+            from cloacinactl.config.logfilter import parse_filter
 
-        try:
-            parse_filter(level, strict=True)
-        except ConfigError as exc:
-            raise check.fail(["daemon", "log_level"], exc.message, exc.hint) from None
+            try:
+                parse_filter(level, strict=True)
+            except ConfigError as exc:
+                raise check.fail([section, "log_level"], exc.message, exc.hint) from None
     watch = sections.get("watch", {})
     dirs = tuple(_expand(d, path.parent) for d in watch.get("directories", []))
     return Config(

@@ -47,6 +47,12 @@ SECTIONS: dict[str, dict[str, Key]] = {
     },
     "compiler": {
         "local_addr": Key("str", "127.0.0.1:9000", help="Address the compiler probes use."),
+        # read by cloacina-compiler at start and on SIGHUP; its flags win
+        "poll_interval_ms": Key("int", None, 1, "Build queue poll interval."),
+        "heartbeat_interval_s": Key("int", None, 1, "Build heartbeat cadence."),
+        "stale_threshold_s": Key("int", None, 1, "Heartbeat age that makes a build reclaimable."),
+        "sweep_interval_s": Key("int", None, 1, "Stale-claim sweep cadence."),
+        "log_level": Key("str", None, help="Compiler log filter (RUST_LOG and -v win)."),
     },
     "watch": {
         "directories": Key("list[str]", [], help="Extra package directories (~ expanded)."),
@@ -112,6 +118,11 @@ class DaemonConfig:
 @dataclass(frozen=True)
 class CompilerConfig:
     local_addr: str = "127.0.0.1:9000"
+    poll_interval_ms: int | None = None
+    heartbeat_interval_s: int | None = None
+    stale_threshold_s: int | None = None
+    sweep_interval_s: int | None = None
+    log_level: str | None = None
 
 
 @dataclass(frozen=True)

@@ -275,14 +275,21 @@ class Sweep:
 
 
 def sweep_stale(
-    conn: Connection, now: dt.datetime, stale_after_s: float, max_attempts: int
+    conn: Connection,
+    now: dt.datetime,
+    stale_after_s: float,
+    max_attempts: int,
+    *,
+    claimant: str | None = None,
 ) -> Sweep:
-    """Return claims without a heartbeat for ``stale_after_s`` to the queue (or fail them)."""
+    """Return claims without a heartbeat for ``stale_after_s`` to the queue (or fail them
+    once ``max_attempts`` claims were spent). ``claimant``: also every claim it holds,
+    however fresh (a restarted compiler's claims from its previous run)."""
     cutoff = now - dt.timedelta(seconds=stale_after_s)
-    stale = and_(
-        P.build_status == BUILDING,
-        or_(P.build_heartbeat_at.is_(None), P.build_heartbeat_at < cutoff),
-    )
+    old = or_(P.build_heartbeat_at.is_(None), P.build_heartbeat_at < cutoff)
+    if claimant is not None:
+        old = or_(old, P.build_claimed_by == claimant)
+    stale = and_(P.build_status == BUILDING, old)
     stmt = select(P.id, P.build_attempts, P.build_claimed_by).where(stale)
     if _is_pg(conn):
         stmt = stmt.with_for_update(skip_locked=True)

@@ -1,4 +1,4 @@
-"""``cloacina-compiler``: the build service (probes now; the build loop plugs in)."""
+"""``cloacina-compiler``: the build service (build loop, probes, status, metrics)."""
 
 from cloacinactl.services.compiler.service import CompilerService, CompilerServiceConfig
 

@@ -1,0 +1,188 @@
+"""Real compiler processes on SQLite and PostgreSQL: builds, failures, take-over, shutdown."""
+
+from __future__ import annotations
+
+import bz2
+import io
+import os
+import signal
+import tarfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from build_helpers import TASKS, make_wheel, source_archive, upload
+from compiler_procs import Compiler, raw_row, wait_status
+from svc_helpers import Services
+
+from cloacinactl.packages.signing import signature_path, verify_archive
+from cloacinactl.store import builds, open_store
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    s = Services(tmp_path / "home")
+    try:
+        yield s
+    finally:
+        s.cleanup()
+
+
+def public_key(pem: str):  # type: ignore[no-untyped-def]
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_pem_public_key(pem.encode())
+
+
+def test_builds_failures_status_metrics_and_reuse(
+    tmp_path: Path, services: Services, db_url: str
+) -> None:
+    compiler = Compiler(services, tmp_path / "c1", db_url)
+    key_file = tmp_path / "c1" / "compiler-signing-key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    wheel = make_wheel(tmp_path / "w", "tinylib", "1.0", "ANSWER = 42\n")
+    with open_store(db_url) as store:
+        good = source_archive(
+            tmp_path / "a",
+            "good-pkg",
+            tasks="import tinylib\n" + TASKS,
+            extra={
+                f"wheels/{wheel.name}": wheel.read_bytes(),
+                "requirements.txt": f"./wheels/{wheel.name}\n",
+            },
+        )
+        good_id = upload(store, good, "good-pkg")
+        raises_id = upload(
+            store, source_archive(tmp_path / "b", "bad-pkg", tasks="1 / 0\n"), "bad-pkg"
+        )
+        pip_id = upload(
+            store,
+            source_archive(
+                tmp_path / "c", "pip-pkg", extra={"requirements.txt": "./missing.whl\n"}
+            ),
+            "pip-pkg",
+        )
+    row = wait_status(db_url, good_id, ("success", "failed"))
+    assert row.build_status == "success", row.build_error
+    bad = wait_status(db_url, raises_id, ("success", "failed"))
+    assert bad.build_status == "failed"
+    assert "raised at import: ZeroDivisionError" in (bad.build_error or "")
+    pip = wait_status(db_url, pip_id, ("success", "failed"))
+    assert pip.build_status == "failed"
+    assert "installing requirements.txt failed" in (pip.build_error or "")
+    assert "missing.whl" in (pip.build_error or "")
+    assert str(tmp_path) not in (pip.build_error or "")
+
+    # the built archive: signed by the compiler's key (which the database lists), vendored
+    with open_store(db_url) as store:
+        art = store.read(lambda c: builds.artifact_for(c, good_id))
+        keys = store.read(builds.trusted_compiler_keys)
+        assert store.read(builds.compiler_alive)
+    assert art is not None and keys == [art.signer_public_key]
+    built = tmp_path / "built.cloacina"
+    built.write_bytes(art.archive)
+    signature_path(built).write_bytes(art.signature)
+    verify_archive(built, [public_key(art.signer_public_key)])
+    with tarfile.open(fileobj=io.BytesIO(bz2.decompress(art.archive))) as tar:
+        assert "good-pkg-0.1.0/vendor/tinylib.py" in tar.getnames()
+    assert [w["name"] for w in art.description["workflows"]] == ["good_pkg"]
+    assert "pip install" in (raw_row(db_url, good_id)["build_log"] or "")
+
+    status = compiler.status()
+    assert status["status"] == "idle" and status["pending"] == 0
+    assert status["builds_succeeded"] == 1 and status["builds_failed"] == 2
+    assert status["last_success_at"] and status["last_failure_at"] and status["heartbeat_at"]
+    metrics = compiler.metrics()
+    assert 'cloacina_compiler_builds_total{status="success"} 1.0' in metrics
+    assert 'cloacina_compiler_builds_total{status="failed"} 2.0' in metrics
+    assert "cloacina_compiler_build_duration_seconds_count 3.0" in metrics
+    assert "cloacina_compiler_queue_depth 0.0" in metrics
+
+    # the same bytes uploaded again (another version row): the artifact is reused
+    with open_store(db_url) as store:
+        again_id = upload(store, good, "good-pkg", version="0.1.1")
+    again = wait_status(db_url, again_id, ("success", "failed"))
+    assert again.build_status == "success"
+    assert "reused the artifact" in (raw_row(db_url, again_id)["build_log"] or "")
+    assert 'cloacina_compiler_builds_total{status="reused"} 1.0' in compiler.metrics()
+
+    # a clean stop marks the compiler stopped: the upload route sees no live compiler
+    compiler.proc.send_signal(signal.SIGTERM)
+    assert compiler.proc.wait(timeout=20) == 0
+    with open_store(db_url) as store:
+        assert not store.read(builds.compiler_alive)
+
+
+SLOW_IMPORT = "import time\ntime.sleep({s})\n" + TASKS
+
+
+def test_killed_compiler_build_is_taken_over_once(
+    tmp_path: Path, services: Services, db_url: str
+) -> None:
+    first = Compiler(services, tmp_path / "c1", db_url)
+    with open_store(db_url) as store:
+        pid = upload(store, source_archive(tmp_path / "s", tasks=SLOW_IMPORT.format(s=2)), "slow")
+    wait_status(db_url, pid, ("building",), timeout=30)
+    first_id = raw_row(db_url, pid)["build_claimed_by"]
+    # kill -9 the compiler (and its import sandbox, as a crashed host would)
+    os.kill(first.proc.pid, signal.SIGKILL)
+    first.proc.wait(timeout=10)
+    services.cleanup()
+    second = Compiler(services, tmp_path / "c2", db_url)
+    started = time.monotonic()
+    row = wait_status(db_url, pid, ("success", "failed"), timeout=60)
+    assert row.build_status == "success", row.build_error
+    assert time.monotonic() - started >= 2  # not before the stale threshold
+    raw = raw_row(db_url, pid)
+    assert raw["build_attempts"] == 2
+    with open_store(db_url) as store:
+        art = store.read(lambda c: builds.artifact_for(c, pid))
+    assert (
+        art is not None
+        and art.built_by != first_id
+        and art.built_by == second.status()["compiler_id"]
+    )
+    assert any("back in the queue" in m for m in second.messages())
+
+
+def test_sigterm_hands_the_build_back(tmp_path: Path, services: Services) -> None:
+    db_url = f"sqlite:///{tmp_path / 'c.db'}"  # hand_back's SQL is checked on both in test_queue
+    compiler = Compiler(services, tmp_path / "c1", db_url, "--shutdown-timeout-s", "0.5")
+    with open_store(db_url) as store:
+        pid = upload(store, source_archive(tmp_path / "s", tasks=SLOW_IMPORT.format(s=20)), "slow")
+    wait_status(db_url, pid, ("building",), timeout=30)
+    compiler.proc.send_signal(signal.SIGTERM)
+    assert compiler.proc.wait(timeout=20) == 0
+    raw = raw_row(db_url, pid)
+    assert raw["build_status"] == "pending" and raw["build_claimed_by"] is None
+    assert raw["build_attempts"] == 0
+    assert any("handed build" in m for m in compiler.messages())
+
+
+@pytest.mark.postgres
+def test_two_compilers_on_postgres_build_each_package_once(
+    tmp_path: Path, services: Services, fresh_pg_url: str
+) -> None:
+    db_url = fresh_pg_url
+    count = 16
+    a = Compiler(services, tmp_path / "a", db_url)
+    b = Compiler(services, tmp_path / "b", db_url)
+    ids = []
+    with open_store(db_url) as store:
+        for i in range(count):
+            src = source_archive(tmp_path / f"s{i}", f"pkg-{i}")
+            ids.append(upload(store, src, f"pkg-{i}"))
+    for pid in ids:
+        row = wait_status(db_url, pid, ("success", "failed"), timeout=120)
+        assert row.build_status == "success", row.build_error
+    claims = Counter()
+    for compiler in (a, b):
+        for message in compiler.messages():
+            if message.startswith("compiler: building "):
+                claims[message.split()[2].split("/")[1]] += 1
+    assert claims == Counter(ids)  # each built once, by one of them
+    assert all(raw_row(db_url, pid)["build_attempts"] == 1 for pid in ids)
+    done = [c.status()["builds_succeeded"] for c in (a, b)]
+    assert sum(done) == count and min(done) > 0, done  # both took part
