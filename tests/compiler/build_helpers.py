@@ -80,59 +80,26 @@ def make_wheel(folder: Path, dist: str, version: str, module_source: str) -> Pat
 
 
 def upload(store: Any, source: bytes, name: str, version: str = "0.1.0") -> str:
-    """What the server's upload route stores for a new package: a ``pending`` row and its
-    source in ``package_archives`` (created here as the upload route's migration does, if
-    that migration is not in this tree yet), then a wake-up for the compilers."""
-    from sqlalchemy import MetaData, Table, inspect
-
+    """What the server's upload route stores when a compiler is alive: a ``pending``
+    package row with its source archive, then a wake-up for the compilers."""
     from cloacinactl.store import builds
-    from cloacinactl.store.packages import upsert_package
+    from cloacinactl.store.archives import store_upload
 
     digest = hashlib.sha256(source).hexdigest()
     now = dt.datetime.now(dt.UTC)
 
     def write(conn: Any) -> str:
-        if not inspect(conn).has_table("package_archives", schema=_schema(store)):
-            _archives_table().create(conn)
-        row, _ = upsert_package(
-            conn, name=name, version=version, content_hash=digest, now=now, build_status="pending"
-        )
-        archives = Table("package_archives", MetaData(), autoload_with=conn)
-        conn.execute(archives.delete().where(archives.c.package_id == row.id))
-        conn.execute(
-            archives.insert().values(
-                package_id=row.id, archive=source, size=len(source), sha256=digest, created_at=now
-            )
+        row = store_upload(
+            conn,
+            name=name,
+            version=version,
+            sha256=digest,
+            archive=source,
+            signature=None,
+            now=now,
+            build_status="pending",
         )
         builds.notify_pending(conn)
         return row.id
 
     return str(store.write(write))
-
-
-def _schema(store: Any) -> str | None:
-    return str(store.schema_name) if store.backend == "postgresql" else None
-
-
-def _archives_table() -> Any:
-    from sqlalchemy import BigInteger, Column, ForeignKey, LargeBinary, MetaData, String, Table
-
-    from cloacinactl.store.schema import UtcDateTime
-
-    meta = MetaData()
-    Table("packages", meta, Column("id", String(36), primary_key=True))
-    return Table(
-        "package_archives",
-        meta,
-        Column(
-            "package_id",
-            String(36),
-            ForeignKey("packages.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
-        Column("archive", LargeBinary, nullable=False),
-        Column("signature", LargeBinary),
-        Column("size", BigInteger, nullable=False),
-        Column("sha256", String(64), nullable=False),
-        Column("created_at", UtcDateTime, nullable=False),
-    )

@@ -14,7 +14,8 @@ Claiming is ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL (concurrent
 compilers skip each other's rows) and a conditional ``UPDATE`` on SQLite (its
 write transactions are serial already).
 
-Global (main store only): ``compiler_status``, one row per compiler (stable
+Global (main store only): ``compiler_status`` (in :mod:`cloacinactl.store.control`'s
+tables), one row per compiler (stable
 per host and home), with its heartbeat, figures and Ed25519 public key: the
 keys servers on the same database trust for built archives.
 """
@@ -25,27 +26,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    and_,
-    column,
-    func,
-    inspect,
-    or_,
-    select,
-    table,
-    text,
-    update,
-)
+from sqlalchemy import Connection, and_, func, inspect, or_, select, text, update
 
 from cloacinactl.store import schema as s
-from cloacinactl.store.schema import UtcDateTime
+from cloacinactl.store.control import compiler_status, tenants
 
 P = s.packages.c
 A = s.package_artifacts.c
@@ -57,30 +41,7 @@ FAILED = "failed"
 NOTIFY_CHANNEL = "cloacina_builds"
 ERROR_LIMIT = 4000
 
-# Global tables (only in the main store, like the tenants and keys).
-control_metadata = MetaData()
-compiler_status = Table(
-    "compiler_status",
-    control_metadata,
-    Column("compiler_id", String(64), primary_key=True),
-    Column("hostname", String(255), nullable=False),
-    Column("pid", Integer, nullable=False),
-    Column("state", String(16), nullable=False),  # idle | building | stopped
-    Column("current_build", String(300)),  # "<tenant>/<package id>"
-    Column("public_key", Text, nullable=False),
-    Column("key_fingerprint", String(64), nullable=False),
-    Column("heartbeat_interval_s", Integer, nullable=False),
-    Column("builds_succeeded", Integer, nullable=False, default=0),
-    Column("builds_failed", Integer, nullable=False, default=0),
-    Column("last_success_at", UtcDateTime),
-    Column("last_failure_at", UtcDateTime),
-    Column("started_at", UtcDateTime, nullable=False),
-    Column("heartbeat_at", UtcDateTime, nullable=False),
-)
 C = compiler_status.c
-# Owned by the upload route (srvflow): the uploaded source of each package.
-_archives = table("package_archives", column("package_id"), column("archive"))
-_tenants = table("tenants", column("name"))
 
 
 @dataclass(frozen=True)
@@ -161,10 +122,8 @@ def hand_back(conn: Connection, package_id: str, claimant: str, now: dt.datetime
 
 def source_of(conn: Connection, package_id: str) -> bytes | None:
     """The uploaded source archive of a package (None when there is none)."""
-    if not inspect(conn).has_table("package_archives", schema=_schema(conn)):
-        return None
     data = conn.execute(
-        select(_archives.c.archive).where(_archives.c.package_id == package_id)
+        select(s.package_archives.c.archive).where(s.package_archives.c.package_id == package_id)
     ).scalar()
     return None if data is None else bytes(data)
 
@@ -435,7 +394,7 @@ def tenant_names(conn: Connection) -> list[str]:
     """Every tenant the compiler scans: ``public`` plus the ``tenants`` table's rows."""
     names = ["public"]
     if inspect(conn).has_table("tenants", schema=_schema(conn)):
-        for name in conn.execute(select(_tenants.c.name).order_by(_tenants.c.name)).scalars():
+        for name in conn.execute(select(tenants.c.name).order_by(tenants.c.name)).scalars():
             if name != "public":
                 names.append(str(name))
     return names

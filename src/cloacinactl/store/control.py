@@ -20,6 +20,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -209,3 +210,27 @@ def delete_tenant(conn: Connection, name: str) -> bool:
     starts with none."""
     conn.execute(api_keys.delete().where(K.tenant == name))
     return bool(conn.execute(tenants.delete().where(T.name == name)).rowcount)
+
+
+# ---------------------------------------------------------------------------- compiler
+# One row per compiler (stable per host and home): its heartbeat, figures and Ed25519
+# public key, the keys servers on this database trust for built archives. Queries in
+# ``cloacinactl.store.builds``.
+compiler_status = Table(
+    "compiler_status",
+    control_metadata,
+    Column("compiler_id", String(64), primary_key=True),
+    Column("hostname", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("state", String(16), nullable=False),  # idle | building | stopped
+    Column("current_build", String(300)),  # "<tenant>/<package id>"
+    Column("public_key", Text, nullable=False),
+    Column("key_fingerprint", String(64), nullable=False),
+    Column("heartbeat_interval_s", Integer, nullable=False),
+    Column("builds_succeeded", Integer, nullable=False, default=0),
+    Column("builds_failed", Integer, nullable=False, default=0),
+    Column("last_success_at", UtcDateTime),
+    Column("last_failure_at", UtcDateTime),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
+)

@@ -68,11 +68,10 @@ def _build_queue(conn: Connection) -> None:
     schema.package_artifacts.create(conn, checkfirst=True)
     for index in (*schema.packages.indexes, *schema.package_artifacts.indexes):
         index.create(conn, checkfirst=True)
-    database = conn.engine.url.database or ""
-    if name in (None, "public") and ".tenant-" not in database:
-        from cloacinactl.store.builds import control_metadata
+    if tenant_of(conn) == "public":
+        from cloacinactl.store.control import create_control_tables
 
-        control_metadata.create_all(conn, checkfirst=True)
+        create_control_tables(conn)
 
 
 def _package_archives(conn: Connection) -> None:
