@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import bz2
 import io
+import json
 import os
 import signal
+import subprocess
 import tarfile
 import time
 from collections import Counter
@@ -15,10 +17,12 @@ from pathlib import Path
 import pytest
 from build_helpers import TASKS, make_wheel, source_archive, upload
 from compiler_procs import Compiler, raw_row, wait_status
-from svc_helpers import Services
+from svc_helpers import BIN, Services, clean_env
 
 from cloacinactl.packages.signing import signature_path, verify_archive
+from cloacinactl.services.server.mirror import ArchiveMirror
 from cloacinactl.store import builds, open_store
+from cloacinactl.store.archives import loadable_archives
 
 
 @pytest.fixture
@@ -28,6 +32,16 @@ def services(tmp_path: Path) -> Iterator[Services]:
         yield s
     finally:
         s.cleanup()
+
+
+USES_WHEEL = """
+
+@cloaca.task(id="third", dependencies=["second"])
+def third(context):
+    import tinylib
+    context.set("answer", tinylib.ANSWER)
+    return context
+"""
 
 
 def public_key(pem: str):  # type: ignore[no-untyped-def]
@@ -47,7 +61,7 @@ def test_builds_failures_status_metrics_and_reuse(
         good = source_archive(
             tmp_path / "a",
             "good-pkg",
-            tasks="import tinylib\n" + TASKS,
+            tasks="import tinylib\n" + TASKS + USES_WHEEL,
             extra={
                 f"wheels/{wheel.name}": wheel.read_bytes(),
                 "requirements.txt": f"./wheels/{wheel.name}\n",
@@ -88,6 +102,21 @@ def test_builds_failures_status_metrics_and_reuse(
     with tarfile.open(fileobj=io.BytesIO(bz2.decompress(art.archive))) as tar:
         assert "good-pkg-0.1.0/vendor/tinylib.py" in tar.getnames()
     assert [w["name"] for w in art.description["workflows"]] == ["good_pkg"]
+    # what the servers load: the built artifact (not the source), mirrored for the reconciler
+    with open_store(db_url) as store:
+        listed = {a.package_id: a.sha256 for a in store.read(loadable_archives)}
+        assert listed == {good_id: art.sha256}
+        ArchiveMirror(store, tmp_path / "mirror").sync()
+    mirrored = tmp_path / "mirror" / f"{good_id}.cloacina"
+    assert mirrored.read_bytes() == art.archive
+    # the vendored wheel is importable when a task runs
+    ran = subprocess.run(
+        [str(BIN / "cloacinactl"), "--home", str(tmp_path / "runner"), "-o", "json",
+         "package", "run", str(mirrored)],
+        capture_output=True, text=True, timeout=120, env=clean_env(), check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["output_context"]["answer"] == 42
     assert "pip install" in (raw_row(db_url, good_id)["build_log"] or "")
 
     status = compiler.status()

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select
 
 from cloacinactl.errors import NotFoundError
 from cloacinactl.store import schema as s
@@ -77,9 +77,19 @@ def store_upload(
 
 def loadable_archives(conn: Connection) -> list[StoredArchive]:
     """Packages whose build succeeded and whose archive is stored, by name and version."""
+    # a package the compiler built runs its signed artifact, not the uploaded source
+    B = s.package_artifacts.c
     rows = conn.execute(
-        select(P.id, P.name, P.version, A.sha256, A.size, P.updated_at)
+        select(
+            P.id,
+            P.name,
+            P.version,
+            func.coalesce(B.sha256, A.sha256).label("sha256"),
+            func.coalesce(B.size, A.size).label("size"),
+            P.updated_at,
+        )
         .join(s.package_archives, A.package_id == P.id)
+        .outerjoin(s.package_artifacts, B.package_id == P.id)
         .where(P.build_status == "success")
         .order_by(P.name, P.version)
     ).all()
@@ -94,6 +104,16 @@ def read_archive(conn: Connection, package_id: str) -> tuple[bytes, bytes | None
     if row is None:
         raise NotFoundError(f"package {package_id} has no stored archive")
     return bytes(row.archive), None if row.signature is None else bytes(row.signature)
+
+
+def read_runnable(conn: Connection, package_id: str) -> tuple[bytes, bytes | None]:
+    """What a server loads: the compiler's signed artifact when there is one, else the
+    uploaded archive (a package registered without a build)."""
+    B = s.package_artifacts.c
+    built = conn.execute(select(B.archive, B.signature).where(B.package_id == package_id)).first()
+    if built is not None:
+        return bytes(built.archive), bytes(built.signature)
+    return read_archive(conn, package_id)
 
 
 def package_with_archive(conn: Connection, package_id: str) -> tuple[PackageRow, bytes]:

@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 
 from cloacinactl.store import Store
-from cloacinactl.store.archives import StoredArchive, loadable_archives, read_archive
+from cloacinactl.store.archives import StoredArchive, loadable_archives, read_runnable
 
 SUFFIX = ".cloacina"
 
@@ -61,7 +61,7 @@ class ArchiveMirror:
             path = self.path_of(pid)
             if self._written.get(pid) == item.sha256 and path.exists():
                 continue
-            data, _sig = self.store.read(partial(read_archive, package_id=pid))
+            data, _sig = self.store.read(partial(read_runnable, package_id=pid))
             tmp = self.folder / f".{pid}.tmp"
             tmp.write_bytes(data)
             os.replace(tmp, path)
