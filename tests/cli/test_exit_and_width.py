@@ -65,5 +65,5 @@ def test_installed_cli_output_survives_the_fast_exit(cli: Any) -> None:
 def test_help_follows_the_columns_variable(cli: Any, columns: str, wrapped: bool) -> None:
     text = cli("--help", env={"COLUMNS": columns}).stdout
     line = next(ln for ln in text.splitlines() if "--home HOME" in ln)
-    assert line.rstrip().endswith("(default ~/.cloacina).") is not wrapped
+    assert line.rstrip().endswith("else ~/.cloacina).") is not wrapped
     assert max(len(ln) for ln in text.splitlines()) <= int(columns)
