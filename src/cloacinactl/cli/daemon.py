@@ -12,6 +12,7 @@ from cloacinactl.cli.lifecycle import (
     status_verb,
     stop_verb,
 )
+from cloacinactl.cli.logs import add_logs_verb
 from cloacinactl.errors import EXIT_OK, EXIT_TRANSPORT
 
 if TYPE_CHECKING:
@@ -90,3 +91,4 @@ def register(noun: Noun) -> None:
     add_stop_flags(noun.verb("stop", stop))
     noun.verb("status", status)
     noun.verb("health", health)
+    add_logs_verb(noun, "daemon")

@@ -12,6 +12,7 @@ from cloacinactl.cli.lifecycle import (
     status_verb,
     stop_verb,
 )
+from cloacinactl.cli.logs import add_logs_verb
 
 if TYPE_CHECKING:
     from cloacinactl.cli.context import Ctx
@@ -92,3 +93,4 @@ def register(noun: Noun) -> None:
     add_stop_flags(noun.verb("stop", stop))
     noun.verb("status", status)
     noun.verb("health", health)
+    add_logs_verb(noun, "server")
