@@ -24,11 +24,13 @@ FAST_FLAGS = (
 class Compiler:
     """One compiler process with its own home."""
 
-    def __init__(self, services: Services, home: Path, db_url: str, *flags: str) -> None:
+    def __init__(
+        self, services: Services, home: Path, db_url: str, *flags: str, fast: bool = True
+    ) -> None:
         self.home = home
         argv = [
             str(BIN / "cloacina-compiler"), "--home", str(home), "--bind", "127.0.0.1:0",
-            "--database-url", db_url, *FAST_FLAGS, *flags,
+            "--database-url", db_url, *(FAST_FLAGS if fast else ()), *flags,
         ]  # fmt: skip
         self.proc: subprocess.Popen[bytes] = services.popen(argv, clean_env())
         wait_for(self._recorded, timeout=30, what="compiler address")

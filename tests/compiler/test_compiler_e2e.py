@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from build_helpers import TASKS, make_wheel, source_archive, upload
 from compiler_procs import Compiler, raw_row, wait_status
-from svc_helpers import BIN, Services, clean_env
+from svc_helpers import BIN, Services, clean_env, wait_for
 
 from cloacinactl.packages.signing import signature_path, verify_archive
 from cloacinactl.services.server.mirror import ArchiveMirror
@@ -195,7 +195,7 @@ def test_two_compilers_on_postgres_build_each_package_once(
     tmp_path: Path, services: Services, fresh_pg_url: str
 ) -> None:
     db_url = fresh_pg_url
-    count = 16
+    count = 50
     a = Compiler(services, tmp_path / "a", db_url)
     b = Compiler(services, tmp_path / "b", db_url)
     ids = []
@@ -215,3 +215,24 @@ def test_two_compilers_on_postgres_build_each_package_once(
     assert all(raw_row(db_url, pid)["build_attempts"] == 1 for pid in ids)
     done = [c.status()["builds_succeeded"] for c in (a, b)]
     assert sum(done) == count and min(done) > 0, done  # both took part
+
+
+def test_sighup_applies_compiler_section(tmp_path: Path, services: Services) -> None:
+    db_url = f"sqlite:///{tmp_path / 'c.db'}"
+    home = tmp_path / "c1"
+    home.mkdir(mode=0o700)
+    (home / "config.toml").write_text("[compiler]\nsweep_interval_s = 9\n")
+    # --sweep-interval-s is a flag: config.toml cannot override it
+    compiler = Compiler(services, home, db_url, "--sweep-interval-s", "5", fast=False)
+    assert compiler.status()["sweep_interval_s"] == 5
+    (home / "config.toml").write_text(
+        "[compiler]\npoll_interval_ms = 250\nheartbeat_interval_s = 7\n"
+    )
+    compiler.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: compiler.status()["poll_interval_ms"] == 250, what="reload")
+    status = compiler.status()
+    assert status["heartbeat_interval_s"] == 7 and status["sweep_interval_s"] == 5
+    (home / "config.toml").write_text("[compiler]\npoll_interval_ms = [broken\n")
+    compiler.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "rejected, nothing changed" in compiler.log, what="rejection")
+    assert compiler.status()["poll_interval_ms"] == 250 and compiler.proc.poll() is None
