@@ -107,3 +107,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def run_ctl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed cloacinactl to completion (no --home added: the caller decides)."""
+    return subprocess.run(
+        [str(BIN / "cloacinactl"), *args],
+        capture_output=True,
+        text=True,
+        env=clean_env() if env is None else env,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )

@@ -5,18 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from svc_helpers import BIN, Services, clean_env, daemon_answers, wait_for
+from svc_helpers import BIN, Services, clean_env, daemon_answers, run_ctl, wait_for
 
-
-def ctl(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "cloacinactl"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+ctl = run_ctl
 
 
 def test_cloacina_home_is_the_default_and_the_flag_wins(tmp_path: Path, services: Services) -> None:

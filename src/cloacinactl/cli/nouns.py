@@ -14,6 +14,7 @@ NOUNS: dict[str, tuple[str, str]] = {
     "key": ("cloacinactl.cli.key", "Manage API keys."),
     "trigger": ("cloacinactl.cli.trigger", "Inspect, pause, resume and fire trigger schedules."),
     "secret": ("cloacinactl.cli.secret", "Manage a tenant's secrets (values never shown)."),
+    "service": ("cloacinactl.cli.service", "Install the services under systemd or launchd."),
     "status": ("cloacinactl.cli.status", "Probe the daemon, server and compiler at once."),
     "config": ("cloacinactl.cli.config", "Read and edit ~/.cloacina/config.toml."),
     "admin": ("cloacinactl.cli.admin", "Administrative maintenance commands."),
