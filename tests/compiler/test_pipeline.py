@@ -6,6 +6,7 @@ import bz2
 import hashlib
 import io
 import os
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -186,3 +187,32 @@ def test_rust_package_without_toolchain_fails_clearly(tmp_path: Path, key, scrat
     env = {**os.environ, "PATH": "/usr/bin:/bin"}
     with pytest.raises(BuildFailed, match="no Rust toolchain is installed"):
         build_archive(data, scratch=scratch, key=key, limits=FAST, environ=env)
+
+
+@pytest.mark.skipif(shutil.which("cargo") is None, reason="no Rust toolchain on this host")
+def test_rust_package_builds_with_cargo(tmp_path: Path, key, scratch: Path) -> None:
+    root = tmp_path / "rs" / "rusty-0.1.0"
+    (root / "src").mkdir(parents=True)
+    (root / "package.toml").write_text('[package]\nname = "rusty"\nversion = "0.1.0"\n')
+    (root / "Cargo.toml").write_text(
+        '[package]\nname = "rusty"\nversion = "0.1.0"\nedition = "2021"\n\n'
+        '[lib]\ncrate-type = ["cdylib"]\n'
+    )
+    (root / "src" / "lib.rs").write_text('#[no_mangle]\npub extern "C" fn answer() -> i32 { 42 }\n')
+    from cloacinactl.packages.manifest import load_manifest
+    from cloacinactl.packages.pack import pack_bytes
+
+    data, _ = pack_bytes(root, load_manifest(root))
+    limits = BuildLimits(cargo_timeout_s=300)
+    out = build_archive(data, scratch=scratch, key=key, limits=limits)
+    assert out.manifest.language == "rust"
+    assert "rusty-0.1.0/lib/librusty.so" in names_in(out.archive)
+
+    (root / "src" / "lib.rs").write_text("this is not rust\n")
+    broken, _ = pack_bytes(root, load_manifest(root))
+    again = tmp_path / "again"
+    again.mkdir()
+    with pytest.raises(BuildFailed, match=r"cargo build failed \(exit 101\)") as info:
+        build_archive(broken, scratch=again, key=key, limits=limits)
+    # rustc's message, with the build folder scrubbed
+    assert "expected" in info.value.reason and str(again) not in info.value.reason
