@@ -236,3 +236,19 @@ def test_sighup_applies_compiler_section(tmp_path: Path, services: Services) -> 
     compiler.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: "rejected, nothing changed" in compiler.log, what="rejection")
     assert compiler.status()["poll_interval_ms"] == 250 and compiler.proc.poll() is None
+
+
+@pytest.mark.postgres
+def test_postgres_upload_wakes_an_idle_compiler(
+    tmp_path: Path, services: Services, fresh_pg_url: str
+) -> None:
+    db_url = fresh_pg_url
+    # polls once a minute: only the NOTIFY of the upload can start the build in time
+    compiler = Compiler(services, tmp_path / "c1", db_url, "--poll-interval-ms", "60000")
+    assert compiler.status()["poll_interval_ms"] == 60000
+    time.sleep(1.5)  # past the first poll and the LISTEN set-up
+    with open_store(db_url) as store:
+        pid = upload(store, source_archive(tmp_path / "s"), "woken")
+    started = time.monotonic()
+    row = wait_status(db_url, pid, ("success", "failed"), timeout=20)
+    assert row.build_status == "success" and time.monotonic() - started < 10
