@@ -260,7 +260,15 @@ class Builder:
                     logger.error("compiler: cannot claim in tenant {}: {}", tenant, exc)
                     continue
                 if claim is not None:
-                    await self._build(tenant, store, claim)
+                    try:
+                        await self._build(tenant, store, claim)
+                    except Exception as exc:  # e.g. the database went away mid-build
+                        # the claim stays; its heartbeat stops, so a sweep requeues it
+                        logger.opt(exception=exc).error(
+                            "compiler: build {}/{} could not be recorded: {}",
+                            tenant, claim.package_id, exc,
+                        )  # fmt: skip
+                        await trio.sleep(self.tunables.poll_interval_ms / 1000)
                     built = True
                     break
                 with contextlib.suppress(Exception):
