@@ -216,3 +216,31 @@ def test_rust_package_builds_with_cargo(tmp_path: Path, key, scratch: Path) -> N
         build_archive(broken, scratch=again, key=key, limits=limits)
     # rustc's message, with the build folder scrubbed
     assert "expected" in info.value.reason and str(again) not in info.value.reason
+
+
+def test_description_records_params_secrets_triggers_and_schedules(
+    tmp_path: Path, key, scratch: Path
+) -> None:
+    tasks = (
+        TASKS
+        + """
+
+cloaca.workflow_params(region=str, limit=(int, 10))
+cloaca.workflow_secrets("warehouse")
+
+
+@cloaca.trigger(name="nightly", cron="0 0 3 * * *", timezone="UTC")
+def nightly():
+    return None
+"""
+    )
+    source = source_archive(tmp_path / "src", tasks=tasks)
+    out = build_archive(source, scratch=scratch, key=key, limits=FAST)
+    (workflow,) = out.description["workflows"]
+    assert [(p["name"], p["type"], p["required"]) for p in workflow["params"]] == [
+        ("region", "str", True),
+        ("limit", "int", False),
+    ]
+    assert workflow["secrets"] == ["warehouse"]
+    (trigger,) = out.description["triggers"]
+    assert (trigger["name"], trigger["kind"], trigger["cron"]) == ("nightly", "cron", "0 0 3 * * *")
