@@ -27,8 +27,14 @@ def items_of(body: Any) -> list[dict[str, Any]]:
     return [row for row in rows if isinstance(row, dict)]
 
 
+def _word(value: Any) -> Any:
+    # yes/no, not true/false: the table colours "false" red, which reads as an error
+    return ("yes" if value else "no") if isinstance(value, bool) else value
+
+
 def pick(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list[dict[str, Any]]:
-    return [{c: row.get(c) for c in columns} for row in rows]
+    """Table rows: only ``columns``, in order, booleans as yes/no."""
+    return [{c: _word(row.get(c)) for c in columns} for row in rows]
 
 
 def ids_text(rows: Sequence[Mapping[str, Any]], field: str) -> str:
@@ -81,7 +87,7 @@ def show_object(
         sys.stdout.flush()
         return
     sections = sections or {}
-    ctx.render({k: v for k, v in document.items() if k not in sections})
+    ctx.render({k: _word(v) for k, v in document.items() if k not in sections})
     for field, (title, columns) in sections.items():
         rows = [r for r in document.get(field) or [] if isinstance(r, dict)]
         print(f"\n{title} ({len(rows)}):")
