@@ -35,23 +35,27 @@ def http_get_json(base: str, path: str, timeout_s: float = 2.0) -> tuple[int, An
 
     ``timeout_s`` bounds the whole exchange (connect, send, answer).
     """
+    status, raw = http_get(base, path, timeout_s)
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    return status, body
+
+
+def http_get(base: str, path: str, timeout_s: float = 2.0) -> tuple[int, bytes]:
+    """GET ``base + path``; (status, body bytes). TransportError when unreachable."""
     url = urlsplit(base_url(base))
     if url.scheme not in ("http", "https") or not url.hostname:
         raise TransportError(f"cannot probe {base!r}: not an http(s) URL")
     target = url.path.rstrip("/") + path
     try:
         if url.scheme == "https":
-            status, raw = _https_get(url.hostname, url.port, target, timeout_s)
-        else:
-            status, raw = _http_get(url.hostname, url.port or 80, target, timeout_s)
+            return _https_get(url.hostname, url.port, target, timeout_s)
+        return _http_get(url.hostname, url.port or 80, target, timeout_s)
     except (OSError, ProtocolError) as exc:
         reason = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
         raise TransportError(f"{base_url(base)}{path} unreachable: {reason}") from None
-    try:
-        body = json.loads(raw) if raw else None
-    except ValueError:
-        body = None
-    return status, body
 
 
 def _https_get(host: str, port: int | None, target: str, timeout_s: float) -> tuple[int, bytes]:
