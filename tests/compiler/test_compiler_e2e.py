@@ -123,6 +123,14 @@ def test_builds_failures_status_metrics_and_reuse(
     assert status["status"] == "idle" and status["pending"] == 0
     assert status["builds_succeeded"] == 1 and status["builds_failed"] == 2
     assert status["last_success_at"] and status["last_failure_at"] and status["heartbeat_at"]
+    # cloacinactl status: the compiler is running; its queue is the detail
+    shown = subprocess.run(
+        [str(BIN / "cloacinactl"), "--home", str(tmp_path / "c1"), "-o", "json", "status"],
+        capture_output=True, text=True, timeout=60, env=clean_env(), check=False,
+    )  # fmt: skip
+    rows = {r["service"]: r for r in json.loads(shown.stdout)}
+    assert rows["compiler"]["state"] == "running", rows["compiler"]
+    assert rows["compiler"]["detail"] == "queue=idle pending=0 building=0"
     metrics = compiler.metrics()
     assert 'cloacina_compiler_builds_total{status="success"} 1.0' in metrics
     assert 'cloacina_compiler_builds_total{status="failed"} 2.0' in metrics

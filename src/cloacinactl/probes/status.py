@@ -87,7 +87,10 @@ def _detail(service: str, body: Mapping[str, Any]) -> str:
     db = body.get("database") or {}
     if service == "server":
         return f"database={'up' if db.get('connected') else 'down'} ({db.get('backend', '?')})"
-    return f"builds_in_flight={body.get('builds_in_flight', 0)}"
+    return (
+        f"queue={body.get('status', '?')} pending={body.get('pending', 0)}"
+        f" building={body.get('building', 0)}"
+    )
 
 
 def service_status(home: Home, where: Where, timeout_s: float = 2.0) -> dict[str, Any]:
@@ -117,7 +120,8 @@ def service_status(home: Home, where: Where, timeout_s: float = 2.0) -> dict[str
         row["detail"] = exc.message
         row["status"] = None
         return row
-    healthy = body.get("status") in ("healthy", "ok")
+    # the compiler's "status" is its queue's state; its liveness is "health"
+    healthy = body.get("health", body.get("status")) in ("healthy", "ok")
     row["state"] = "running" if healthy else "unhealthy"
     if row["pid"] is None and isinstance(body.get("pid"), int):
         row["pid"] = body["pid"]
