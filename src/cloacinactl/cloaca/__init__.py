@@ -5,12 +5,21 @@ it under that name). Decorators validate at import time and register into the
 workflow the loader is importing; see :func:`collect`.
 """
 
+from cloacinactl.cloaca.accumulators import (
+    batch_accumulator,
+    boundary_schema,
+    passthrough_accumulator,
+    polling_accumulator,
+    state_accumulator,
+    stream_accumulator,
+)
 from cloacinactl.cloaca.errors import (
     CloacaError,
     MissingVariableError,
     TransientError,
     is_transient_exception,
 )
+from cloacinactl.cloaca.graphs import ComputationGraphBuilder, node, reactor
 from cloacinactl.cloaca.handle import TaskHandle
 from cloacinactl.cloaca.registry import Collection, collect
 from cloacinactl.cloaca.retry import (
@@ -46,6 +55,7 @@ __all__ = [
     "BackoffStrategy",
     "CloacaError",
     "Collection",
+    "ComputationGraphBuilder",
     "Context",
     "ContextError",
     "MissingVariableError",
@@ -60,13 +70,21 @@ __all__ = [
     "all_of",
     "always",
     "any_of",
+    "batch_accumulator",
+    "boundary_schema",
     "collect",
     "context_value",
     "is_transient_exception",
+    "node",
     "none_of",
     "parse_duration_ms",
+    "passthrough_accumulator",
+    "polling_accumulator",
+    "reactor",
     "register_workflow",
     "register_workflow_constructor",
+    "state_accumulator",
+    "stream_accumulator",
     "task",
     "task_failed",
     "task_skipped",

@@ -102,6 +102,7 @@ class Collection:
     triggers: list[TriggerDef] = field(default_factory=list)
     _tasks: dict[tuple[str, str], TaskSpec] = field(default_factory=dict, repr=False)
     _triggers: dict[str, TriggerSpec] = field(default_factory=dict, repr=False)
+    graph_set: Any = field(default=None, repr=False)  # cloaca.graphs.GraphSet, made on first use
 
     def __post_init__(self) -> None:
         self.default = Bucket(self.workflow_name)

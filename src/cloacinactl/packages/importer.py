@@ -201,7 +201,11 @@ def describe(manifest: Manifest, collection: Any) -> dict[str, Any]:
     """The JSON-able description of what the import declared."""
     workflows = [wf.to_dict() for wf in collection.workflows.values()]
     triggers = [trigger.to_dict() for trigger in collection.triggers]
-    return {"manifest": manifest.to_dict(), "workflows": workflows, "triggers": triggers}
+    described = {"manifest": manifest.to_dict(), "workflows": workflows, "triggers": triggers}
+    graphs = getattr(collection, "graph_set", None)
+    if graphs is not None:
+        described.update(graphs.describe())
+    return described
 
 
 def _import_error(manifest: Manifest, exc: BaseException) -> ImportFailedError:
@@ -265,6 +269,7 @@ def _import_entry(manifest: Manifest) -> Any:
                 importlib.import_module(manifest.entry_module)
             except (Exception, SystemExit) as exc:  # user code may raise anything
                 raise _import_error(manifest, exc) from exc
+        _finish_graphs(manifest, collection)
     except PackageError:
         raise
     except Exception as exc:  # the collector's validation of what was declared
@@ -272,6 +277,29 @@ def _import_entry(manifest: Manifest) -> Any:
             f"package '{manifest.name}' declares an invalid workflow: {exc}"
         ) from exc
     return collection
+
+
+def _finish_graphs(manifest: Manifest, collection: Any) -> None:
+    """Cross-check the computation graphs against each other and the manifest."""
+    from cloacinactl.cloaca.errors import CloacaError
+    from cloacinactl.cloaca.graphset import GraphSet, graph_set
+
+    found = collection.graph_set
+    if found is None and manifest.graph_name is not None:
+        found = graph_set(collection)
+    if not isinstance(found, GraphSet):
+        return
+    try:
+        found.finish(
+            graph_name=manifest.graph_name,
+            reaction_mode=manifest.reaction_mode,
+            input_strategy=manifest.input_strategy,
+            declared_accumulators=manifest.accumulators,
+        )
+    except CloacaError as exc:
+        raise ImportFailedError(
+            f"package '{manifest.name}' declares an invalid computation graph: {exc}"
+        ) from exc
 
 
 def _main(argv: list[str]) -> int:

@@ -48,6 +48,8 @@ METADATA_KEYS = frozenset(
     }
 )
 LANGUAGES = ("python", "rust")
+REACTION_MODES = ("when_any", "when_all")
+INPUT_STRATEGIES = ("latest", "sequential")
 
 # Safe as a folder name in the archive and free of path separators.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -159,6 +161,13 @@ def _accumulators(value: Any) -> tuple[dict[str, Any], ...]:
     return tuple(dict(a) for a in value)
 
 
+def _choice(value: str | None, key: str, allowed: tuple[str, ...]) -> None:
+    if value is not None and value not in allowed:
+        raise ManifestError(
+            f"{MANIFEST_FILE}: 'metadata.{key}' must be one of {', '.join(allowed)}, not '{value}'"
+        )
+
+
 def _check_entry_module(entry: str) -> None:
     if not all(_IDENT.match(part) for part in entry.split(".")):
         raise ManifestError(
@@ -220,7 +229,11 @@ def parse_manifest(
         raise ManifestError(
             "no workflow/ folder: a Python package keeps its modules under workflow/"
         )
-    entry_module = _str(metadata, "entry_module", "metadata") or default_entry_module(name)
+    # a computation-graph package's module is <name>.graph (upstream's convention)
+    graph_package = metadata.get("graph_name") is not None and "workflow_name" not in metadata
+    entry_module = _str(metadata, "entry_module", "metadata") or (
+        f"{name.replace('-', '_')}.graph" if graph_package else default_entry_module(name)
+    )
     _check_entry_module(entry_module)
     text: dict[str, str | None] = {
         key: _str(metadata, key, "metadata")
@@ -233,6 +246,8 @@ def parse_manifest(
             "input_strategy",
         )
     }
+    _choice(text["reaction_mode"], "reaction_mode", REACTION_MODES)
+    _choice(text["input_strategy"], "input_strategy", INPUT_STRATEGIES)
     return Manifest(
         name=name,
         version=version,

@@ -85,12 +85,19 @@ def _secrets(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _graphs(conn: Connection) -> None:
+    """graphs: computation-graph events, reactor cursors and fires (per tenant)."""
+    for table in (schema.graph_events, schema.graph_reactors, schema.graph_fires):
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "execution pause columns", _execution_pause),
     Migration(3, "server tenants and api keys", _control_tables),
     Migration(4, "package archives", _package_archives),
     Migration(5, "tenant secrets", _secrets),
+    Migration(6, "computation graphs", _graphs),
     Migration(7, "build queue (compiler)", _build_queue),
 )
 LATEST = MIGRATIONS[-1].version

@@ -347,3 +347,54 @@ secrets = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# ----------------------------------------------------------------------------- graphs
+# (migration 6): computation graphs' durable inputs, reactor cursors, fires
+
+# accepted accumulator events and manual fires, consumed in id order by their reactor
+graph_events = Table(
+    "graph_events",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("reactor", String(255), nullable=False),
+    Column("accumulator", String(255)),
+    Column("kind", String(32), nullable=False),  # event | polled | force_fire | fire_with
+    Column("payload", JSONText),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_graph_events_reactor", "reactor", "id"),
+)
+
+# one per reactor: the last event consumed, accumulator + reactor state, counters
+graph_reactors = Table(
+    "graph_reactors",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("graph", String(255)),
+    Column("package", String(255)),
+    Column("cursor", BigInteger, nullable=False, default=0),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("state", JSONText),
+    Column("stats", JSONText),
+    Column("fires", BigInteger, nullable=False, default=0),
+    Column("failures", BigInteger, nullable=False, default=0),
+    Column("last_fired_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+graph_fires = Table(
+    "graph_fires",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("reactor", String(255), nullable=False),
+    Column("graph", String(255), nullable=False),
+    Column("fired_at", UtcDateTime, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("error", Text),
+    Column("manual", Boolean, nullable=False, default=False),
+    Column("inputs", JSONText),
+    Column("inputs_digest", String(64)),
+    Column("path", JSONText),
+    Column("outputs", JSONText),
+    Index("ix_graph_fires_reactor", "reactor", "id"),
+)

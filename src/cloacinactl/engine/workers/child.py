@@ -84,6 +84,11 @@ class Worker:
             raise ValueError("'function' must be a string 'module:qualname' or 'qualname'")
         if op == "run_task":
             return {**base, **self._run_task(loaded, args, function_ref)}
+        if op == "graph":
+            from cloacinactl.engine.graphs.worker import graph_call
+
+            graph_set = getattr(loaded.collection, "graph_set", None)
+            return {**base, **graph_call(graph_set, args)}
         return {**base, **self._poll_trigger(loaded, str(args["trigger"]), function_ref)}
 
     def _run_task(

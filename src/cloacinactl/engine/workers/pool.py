@@ -150,6 +150,20 @@ class WorkerPool(PoolCore):
             worker=reply.worker,
         )
 
+    async def graph(
+        self, source: Source, action: str, *, timeout: float | None = None, **args: Any
+    ) -> tuple[dict[str, Any] | None, TaskError | None]:
+        """One computation-graph call (see ``engine.graphs.worker``): the result,
+        or the error when the call failed (user code raised, timed out, crashed)."""
+        wire = {"source": source.to_dict(), "action": action, **args}
+        reply = await self.call("graph", wire, source_id=source.source_id, timeout=timeout)
+        if reply.result is None:
+            return None, reply.error
+        error = _error(reply.result)
+        if reply.result.get("status") != "ok":
+            return reply.result, error or TaskError("protocol", "the graph call failed")
+        return reply.result, None
+
 
 def _bad_input(request: TaskRequest, problem: str) -> TaskResult:
     return TaskResult(

@@ -20,6 +20,8 @@ Operations (``op``) and their ``args`` / ``result``:
   (see ``outcome.py``; secret values are masked in what it reports)
 - ``poll_trigger``: ``{"source": <source>, "trigger": str, "function": str | null}``
   → ``{"fire": bool, "context": {...} | null}``
+- ``graph``: ``{"source": <source>, "action": "accumulate" | "poll" | "execute", ...}``
+  → see ``cloacinactl.engine.graphs.worker``
 
 A ``<source>`` is ``{"kind": "module", "module": str, "sys_path": [str]}`` or
 ``{"kind": "package", "package_id": str, "root": str, "manifest": {...}}``.
@@ -40,7 +42,7 @@ FD_ENV = "CLOACINA_WORKER_FD"  # the environment variable naming the worker's so
 DEFAULT_OUTPUT_LIMIT = 1024 * 1024  # bytes kept per captured stream (the tail)
 HEADER = struct.Struct(">I")
 MAX_FRAME = 256 * 1024 * 1024
-OPS = frozenset({"ping", "load", "run_task", "poll_trigger"})
+OPS = frozenset({"ping", "load", "run_task", "poll_trigger", "graph"})
 
 
 class ProtocolError(Exception):
