@@ -71,6 +71,10 @@ def test_local_wheel_is_vendored_importable_and_no_host_paths(
     names = names_in(out.archive)
     assert "demo-pkg-0.1.0/vendor/tinylib.py" in names
     assert not [n for n in names if n.endswith("direct_url.json") or "/bin/" in n]
+    again = tmp_path / "again"
+    again.mkdir()
+    rebuilt = build_archive(source, scratch=again, key=key, limits=FAST, environ=env)
+    assert rebuilt.archive == out.archive  # deterministic with pip's output too
     with tarfile.open(fileobj=io.BytesIO(bz2.decompress(out.archive))) as tar:
         for member in tar.getmembers():
             if member.isfile():

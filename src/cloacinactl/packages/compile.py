@@ -343,11 +343,25 @@ def _vendor(build: _Build, root: Path) -> bool:
     shutil.rmtree(target / "bin", ignore_errors=True)
     for stray in target.glob("*.dist-info/direct_url.json"):
         stray.unlink()
+    for record in target.glob("*.dist-info/RECORD"):
+        _drop_from_record(record)
     vendor = root / VENDOR
     shutil.rmtree(vendor, ignore_errors=True)
     target.rename(vendor)
     build.note(f"vendored {sorted(p.name for p in vendor.iterdir())}")
     return True
+
+
+def _drop_from_record(record: Path) -> None:
+    """Forget, in pip's RECORD, the files we removed (``direct_url.json``, which names
+    the build folder, and scripts outside the target): the same source, the same bytes."""
+    kept = [
+        line
+        for line in record.read_bytes().splitlines(keepends=True)
+        if not line.startswith(b"../")
+        and not line.split(b",", 1)[0].endswith(b".dist-info/direct_url.json")
+    ]
+    record.write_bytes(b"".join(kept))
 
 
 def _sandboxed_import(build: _Build, root: Path) -> dict[str, Any]:
