@@ -85,6 +85,8 @@ def show_status(ctx: Ctx, row: dict[str, Any]) -> int:
         data["executions"] = _counts(body.get("executions"))
         data["schedules"] = _schedules(body.get("schedules"))
         data["workers"] = _workers(body.get("workers"))
+        if body.get("graphs"):
+            data["graphs"] = _graphs(body["graphs"])
         data["database"] = _db(body)
         data["watch_dirs"] = body.get("watch_dirs")
         if body.get("missing_watch_dirs"):
@@ -100,6 +102,18 @@ def show_status(ctx: Ctx, row: dict[str, Any]) -> int:
         raise TransportError(f"{row['service']} is not reachable: {row.get('detail')}")
     ctx.render(data)
     return EXIT_OK
+
+
+def _graphs(graphs: Any) -> str | None:
+    """``graphs`` of the daemon's status → ``market running 12 fires, ticks crashed ...``."""
+    items = graphs.get("items") if isinstance(graphs, dict) else None
+    if not items:
+        return None
+    return ", ".join(
+        f"{g['name']} {g['state']} {g['fires']} fires"
+        + (f" ({g['failures']} failed)" if g.get("failures") else "")
+        for g in items
+    )
 
 
 def _counts(counts: Any) -> str | None:

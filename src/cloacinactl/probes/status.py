@@ -79,10 +79,12 @@ def _duration(seconds: float | None) -> str | None:
 def _detail(service: str, body: Mapping[str, Any]) -> str:
     if service == "daemon":
         rec = body.get("reconciler") or {}
+        graphs = body.get("graphs") or {}
         return (
             f"packages={rec.get('packages_loaded', 0)} "
             f"active_workflows={body.get('active_workflows', 0)} "
             f"last_reconcile={rec.get('last_run_at') or '-'}"
+            + (f" graphs={graphs.get('loaded', 0)}" if graphs.get("loaded") else "")
         )
     db = body.get("database") or {}
     if service == "server":

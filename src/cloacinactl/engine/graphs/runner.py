@@ -11,6 +11,7 @@ reason (it stops firing; its events wait, durable, for a reload or resume).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -23,6 +24,7 @@ from loguru import logger
 
 from cloacinactl.engine.graphs.model import AccumulatorDef, GraphDef, ReactorDef
 from cloacinactl.engine.graphs.reactor import Inputs, ReactorCore
+from cloacinactl.engine.workers.core import PoolClosed
 from cloacinactl.store import graphs as gstore
 
 if TYPE_CHECKING:
@@ -119,7 +121,11 @@ class ReactorRunner:
                     if acc.kind == "polling":
                         nursery.start_soon(self._poll, acc)
                 task_status.started()
-                await self._loop()
+                try:
+                    await self._loop()
+                except PoolClosed:  # the service is stopping: the events wait, durable
+                    logger.debug("reactor stopped with the pool reactor={}", self.reactor.name)
+                    nursery.cancel_scope.cancel()
 
     async def _loop(self) -> None:
         store = self.runtime.store
@@ -301,6 +307,10 @@ class ReactorRunner:
 
     async def _poll(self, acc: AccumulatorDef) -> None:
         interval = (acc.interval_ms or 1000) / 1000
+        with contextlib.suppress(PoolClosed):
+            await self._poll_loop(acc, interval)
+
+    async def _poll_loop(self, acc: AccumulatorDef, interval: float) -> None:
         while True:
             await trio.sleep(interval)
             if not self._active():

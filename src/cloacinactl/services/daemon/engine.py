@@ -24,6 +24,7 @@ from loguru import logger
 
 from cloacinactl.config.schema import DaemonConfig
 from cloacinactl.engine.cronstore import CronSlots
+from cloacinactl.engine.graphs import GraphRuntime
 from cloacinactl.engine.pooled import PoolTaskRunner
 from cloacinactl.engine.runner import ExecutionResult, Runner
 from cloacinactl.engine.schedules import CronConfig, CronScheduler, PollScheduler
@@ -69,6 +70,8 @@ class SchedulerWorkload:
         self.book: ScheduleBook | None = None
         self.host: DaemonHost | None = None
         self.reconcile: ReconcileService[LoadedPackage] | None = None
+        self.graphs: GraphRuntime | None = None
+        self._graph_scope = trio.CancelScope()
         self._schedulers = trio.CancelScope()
         self.shutdown_timeout_s = 30.0
 
@@ -100,6 +103,8 @@ class SchedulerWorkload:
         async with trio.open_nursery() as nursery:
             await nursery.start(pool.serve)
             await nursery.start(runner.serve)
+            graphs = self.graphs = GraphRuntime(store, pool)
+            await nursery.start(self._serve_graphs, graphs)
             targets: dict[str, PollTarget] = {}
             self.cron = CronScheduler(
                 CronSlots(store, claimant_id=runner.executor.me.claimant_id),
@@ -133,7 +138,7 @@ class SchedulerWorkload:
             loader = PackageLoader(
                 config.home.root / "cache" / "packages", import_timeout=IMPORT_TIMEOUT_S
             )
-            self.host = DaemonHost(loader, runner, pool)
+            self.host = DaemonHost(loader, runner, pool, graphs)
             debounce_s = settings.watcher_debounce_ms / 1000.0
             self.reconcile = ReconcileService(
                 Reconciler(self.host, self.book, settle_s=debounce_s),
@@ -155,6 +160,12 @@ class SchedulerWorkload:
                 await nursery.start(self.reconcile.serve)
                 task_status.started()
 
+    async def _serve_graphs(
+        self, graphs: GraphRuntime, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        with self._graph_scope:
+            await graphs.serve(task_status=task_status)
+
     async def reload(self, daemon: DaemonService) -> None:
         settings = daemon.config.settings.daemon
         self.shutdown_timeout_s = daemon.config.shutdown_timeout_s
@@ -175,6 +186,7 @@ class SchedulerWorkload:
     async def drain(self) -> None:
         """Stop firing and watching, then finish in-flight tasks (bounded)."""
         self._schedulers.cancel()
+        self._graph_scope.cancel()  # a fire in flight is re-run from its events next start
         if self.runner is not None:
             drained = await self.runner.ashutdown(self.shutdown_timeout_s)
             logger.info("engine drained complete={}", drained)
@@ -211,6 +223,13 @@ class SchedulerWorkload:
                 "cron_stats": vars(self.cron.stats),
                 "poll_stats": vars(self.poll.stats),
                 "held_triggers": len(self.poll.held()),
+            }
+        if self.graphs is not None:
+            body["graphs"] = self.graphs.summary()
+            body["graph_health"] = {
+                "graphs": self.graphs.graphs(),
+                "reactors": self.graphs.reactors(),
+                "accumulators": self.graphs.accumulators(),
             }
         if self.pool is not None:
             stats = self.pool.stats()

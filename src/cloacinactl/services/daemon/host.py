@@ -34,10 +34,13 @@ class PackageConflictError(UserError):
 class DaemonHost:
     """Loads packages into the daemon's engine (implements reconcile's ``PackageHost``)."""
 
-    def __init__(self, loader: PackageLoader, runner: Runner, pool: Any) -> None:
+    def __init__(
+        self, loader: PackageLoader, runner: Runner, pool: Any, graphs: Any = None
+    ) -> None:
         self.loader = loader
         self.runner = runner
         self.importer = PoolImporter(pool)
+        self.graphs = graphs  # a GraphRuntime: the package's computation graphs run there
         self._by_name: dict[str, LoadedPackage] = {}
         self._trees: Counter[Path] = Counter()
 
@@ -80,6 +83,10 @@ class DaemonHost:
             ),
         )
         source = package.source()
+        if self.graphs is not None:
+            from cloacinactl.engine.workers import source_from_dict
+
+            await self.graphs.add_package(ident.name, source_from_dict(source), package.description)
         for workflow in package.workflows():
             await self.runner.aregister(workflow, code=source, package_id=row.id)
         logger.debug(
@@ -92,6 +99,8 @@ class DaemonHost:
         name = package.identity.name
         if self._by_name.get(name) is package:
             del self._by_name[name]
+            if self.graphs is not None:
+                await self.graphs.remove_package(name)
             names = [wf.name for wf in package.workflows()]
 
             def deactivate(conn: Any) -> None:
