@@ -73,4 +73,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/tenants"): GLOBAL_ADMIN,
     ("DELETE", "/v1/tenants/{name}"): GLOBAL_ADMIN,
     ("GET", "/v1/compiler/status"): Rule(Role.ADMIN, "any_key"),
+    # -- secrets -----------------------------------------------------------------------
+    ("GET", "/v1/tenants/{tenant}/secrets"): TENANT_ADMIN,
+    ("POST", "/v1/tenants/{tenant}/secrets"): TENANT_ADMIN,
+    ("GET", "/v1/tenants/{tenant}/secrets/{name}"): TENANT_ADMIN,
+    ("PUT", "/v1/tenants/{tenant}/secrets/{name}"): TENANT_ADMIN,
+    ("DELETE", "/v1/tenants/{tenant}/secrets/{name}"): TENANT_ADMIN,
 }

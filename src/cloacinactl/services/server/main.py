@@ -20,6 +20,7 @@ from cloacinactl.services.common import (
     run_entry,
 )
 from cloacinactl.services.server.service import ServerService, ServerServiceConfig
+from cloacinactl.store.secrets import kek_from_env
 from cloacinactl.store.urls import parse_database_url
 from cloacinactl.supervisor import run_service
 
@@ -96,6 +97,7 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
         max_body_bytes=args.max_upload_mb * 1024 * 1024,
         trusted_key_paths=tuple(Path(p).expanduser().absolute() for p in args.trusted_key),
         database_url_from_config=not given_url,
+        secret_kek=kek_from_env(os.environ),  # a malformed KEK stops the start (exit 1)
     )
 
 

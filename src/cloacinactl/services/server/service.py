@@ -43,6 +43,8 @@ class ServerServiceConfig(ServiceConfig):
     verbose: bool = False
     # the URL came from config.toml (no --database-url / DATABASE_URL): SIGHUP re-reads it
     database_url_from_config: bool = False
+    # secrets: the key-encryption key from CLOACINA_SECRET_KEK (None: secrets are off)
+    secret_kek: bytes | None = field(default=None, repr=False)
 
 
 class ServerService:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cloacinactl.services.server.routes import compiler, keys, probes, tenants
+from cloacinactl.services.server.routes import compiler, keys, probes, secrets, tenants
 
 ROUTERS: list[APIRouter] = [
     # -- srvcore
@@ -12,4 +12,6 @@ ROUTERS: list[APIRouter] = [
     keys.router,
     tenants.router,
     compiler.router,
+    # -- secrets
+    secrets.router,
 ]
