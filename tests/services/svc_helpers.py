@@ -119,3 +119,27 @@ def run_ctl(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         timeout=60,
         stdin=subprocess.DEVNULL,
     )
+
+
+def systemd_verify(unit: Path, *, user: bool, scratch: Path) -> None:
+    """``systemd-analyze [--user] verify unit`` passes with nothing said about cloacina.
+
+    Skips the calling test when systemd-analyze is not installed.
+    """
+    import shutil
+
+    import pytest
+
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
+    argv = [tool, "verify", str(unit)]
+    env = dict(os.environ)
+    if user:
+        runtime = scratch / "xdg"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        env["XDG_RUNTIME_DIR"] = str(runtime)
+        argv.insert(1, "--user")
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "cloacina" not in result.stderr, result.stderr

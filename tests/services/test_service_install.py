@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from svc_helpers import clean_env, run_ctl
+from svc_helpers import clean_env, run_ctl, systemd_verify
 
 from cloacinactl.supervisor.units import template_path
 
@@ -129,10 +129,19 @@ def test_install_is_idempotent_and_uninstall_leaves_nothing(tmp_path: Path) -> N
     assert "not installed" in run(*base, "uninstall", "server", *flags).stdout
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere: no rights error to see")
 def test_without_rights_names_user_mode(tmp_path: Path) -> None:
-    out = run("service", "install", "daemon", "--platform", "systemd")
-    assert out.returncode == 1 and "--user" in out.stderr
+    """Run as an unprivileged user (root drops to nobody with setpriv to see it)."""
+    argv = [str(BIN / "cloacinactl"), "--home", str(tmp_path / "h"), "service", "install"]
+    argv += ["daemon", "--platform", "systemd"]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: no unprivileged user to try as")
+        argv = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
+    env = clean_env(HOME=str(tmp_path))
+    out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "permission denied" in out.stderr and "--user" in out.stderr
 
 
 def _user_manager() -> str | None:
@@ -163,3 +172,16 @@ def test_real_user_manager_install_start_uninstall(tmp_path: Path) -> None:
     finally:
         done = run("--home", str(home), "service", "uninstall", "daemon", "--user")
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("user", [False, True])
+@pytest.mark.parametrize("service", SERVICES)
+def test_rendered_units_verify(service: str, user: bool, tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    home.mkdir()
+    args = ["--home", str(home), "service", "install", service, "--dry-run"]
+    out = run(*args, "--platform", "systemd", *(["--user"] if user else []))
+    assert out.returncode == 0, out.stderr
+    unit = tmp_path / f"cloacina-{service}.service"
+    unit.write_text(first_file(out.stdout))
+    systemd_verify(unit, user=user, scratch=tmp_path)
