@@ -97,3 +97,93 @@ async def test_bad_injects_are_refused_naming_the_problem(
         with pytest.raises(GraphInputError, match="not an accumulator"):
             await h.runtime.fire("mm", "fire_with", {"other": 1})
         assert await h.runtime.fires("mm") == []
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+async def test_the_example_graph_trades_on_an_injected_book(tmp_path: Path) -> None:
+    async with running(tmp_path) as h:
+        await h.load(EXAMPLES / "market-graph")
+        await h.runtime.set_paused("market_maker", True)  # the poller waits too
+        await h.runtime.fire("market_maker", "fire_with", {"prices": {"mid": 100.0, "tick": 1}})
+        await h.runtime.inject("orderbook", {"bid": 99.95, "ask": 100.05})
+        await h.runtime.set_paused("market_maker", False)
+        with trio.fail_after(20):
+            await h.runtime.wait_idle("market_maker")
+        fires = list(reversed(await h.runtime.fires("market_maker")))
+        assert fires[0]["manual"] and fires[0]["path"] == ["decide", "hold"]
+        assert fires[1]["path"] == ["decide", "trade"]
+        assert fires[1]["outputs"] == [{"action": "SELL", "price": 100.0}]
+        with pytest.raises(GraphInputError, match="polling accumulator"):
+            await h.runtime.inject("prices", {"mid": 1.0})
+
+
+SEQUENTIAL = """
+import cloaca
+
+@cloaca.passthrough_accumulator
+def numbers(event):
+    return event
+
+@cloaca.reactor(name="count", accumulators=["numbers"], input_strategy="sequential")
+class Count:
+    pass
+
+with cloaca.ComputationGraphBuilder("counter", reactor=Count,
+                                    graph={"seen": {"inputs": ["numbers"]}}):
+    @cloaca.node
+    def seen(numbers):
+        if numbers.get("crash"):
+            import os
+            os._exit(3)
+        return {"n": numbers["n"]}
+"""
+
+
+async def test_accepted_events_fire_once_after_a_restart(
+    tmp_path: Path, graph_package: GraphPackage
+) -> None:
+    folder = graph_package("counter", "counter", SEQUENTIAL)
+    db = tmp_path / "durable.db"
+    async with running(tmp_path, db=db) as h:
+        await h.load(folder)
+        await h.runtime.set_paused("count", True)
+        for n in range(3):
+            await h.runtime.inject("numbers", {"n": n})
+        assert await h.runtime.fires("count") == []
+    # a new process on the same database: the accepted events are still there
+    async with running(tmp_path, db=db) as h:
+        await h.load(folder)
+        assert h.runtime.reactors()[0]["paused"] is True  # the pause is durable too
+        await h.runtime.set_paused("count", False)
+        with trio.fail_after(20):
+            await h.runtime.wait_idle("count")
+        fires = list(reversed(await h.runtime.fires("count")))
+        assert [f["outputs"] for f in fires] == [[{"n": 0}], [{"n": 1}], [{"n": 2}]]
+    async with running(tmp_path, db=db) as h:
+        await h.load(folder)
+        await trio.sleep(0.2)
+        assert len(await h.runtime.fires("count")) == 3  # nothing fired twice
+
+
+async def test_crashing_nodes_are_counted_then_mark_the_graph_crashed(
+    tmp_path: Path, graph_package: GraphPackage
+) -> None:
+    async with running(tmp_path) as h:
+        await h.load(graph_package("counter", "counter", SEQUENTIAL))
+        await h.runtime.inject("numbers", {"n": 1, "crash": True})
+        await h.runtime.inject("numbers", {"n": 2})
+        with trio.fail_after(30):
+            await h.runtime.wait_idle("count")
+        fires = list(reversed(await h.runtime.fires("count")))
+        assert not fires[0]["ok"] and "exit" in fires[0]["error"]
+        assert fires[1]["ok"] and fires[1]["outputs"] == [{"n": 2}]  # the graph goes on
+        for n in range(3):
+            await h.runtime.inject("numbers", {"n": n, "crash": True})
+        with trio.fail_after(60):
+            while h.runtime.graphs()[0]["health"]["state"] != "crashed":
+                await trio.sleep(0.05)
+        health = h.runtime.graphs()[0]["health"]
+        assert "3 fires in a row crashed a worker" in health["reason"]
+        assert h.runtime.graphs()[0]["failures"] == 4

@@ -69,3 +69,18 @@ def test_loader_reuses_the_cache_for_the_same_bytes(tmp_path: Path) -> None:
     assert second.root == first.root and marker.exists()
     assert second.identity == first.identity
     second.unload()
+
+
+def test_market_graph(tmp_path: Path) -> None:
+    loaded = load("market-graph", tmp_path)
+    try:
+        assert loaded.workflows() == []
+        (graph,) = loaded.description["graphs"]
+        assert graph["name"] == "market_maker"
+        assert graph["reactor"]["accumulators"] == ["prices", "orderbook"]
+        kinds = {a["name"]: a["kind"] for a in loaded.description["accumulators"]}
+        assert kinds == {"prices": "polling", "orderbook": "passthrough"}
+        decide = next(n for n in graph["nodes"] if n["id"] == "decide")
+        assert decide["routes"] == {"Trade": "trade", "Hold": "hold"}
+    finally:
+        loaded.unload()

@@ -362,6 +362,8 @@ graph_events = Table(
     Column("payload", JSONText),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_graph_events_reactor", "reactor", "id"),
+    # ids never reused once consumed rows are deleted: the cursor relies on it
+    sqlite_autoincrement=True,
 )
 
 # one per reactor: the last event consumed, accumulator + reactor state, counters
