@@ -106,7 +106,7 @@ def show_logs(ctx: Ctx, service: str, args: argparse.Namespace) -> int:
         return 0
     follower = Follower(path, from_start=True, skip=query.skip_file)
     try:
-        emit(deque(selected(follower.poll(), query), maxlen=tail), fmt)
+        emit(deque(selected(follower.available(), query), maxlen=tail), fmt)
         while True:
             new = follower.poll()
             if new:

@@ -149,19 +149,14 @@ class LogQuery:
 def read_lines(path: Path, query: LogQuery) -> Iterator[bytes]:
     """Every whole line of the log ``path`` across its rotated files, oldest first.
 
-    A trailing partial line (being written right now) is left out.
+    Read like ``--follow`` reads (by file identity), so a rotation while it reads
+    neither skips nor repeats a file. A trailing partial line is left out.
     """
-    for file, day in log_files(path):
-        if query.skip_file(day):
-            continue
-        try:
-            handle = file.open("rb")
-        except FileNotFoundError:  # pruned or rotated while we looked
-            continue
-        with handle:
-            for line in handle:
-                if line.endswith(b"\n"):
-                    yield line
+    follower = Follower(path, from_start=True, skip=query.skip_file)
+    try:
+        yield from follower.available()
+    finally:
+        follower.close()
 
 
 def _identity(st: os.stat_result) -> tuple[int, int]:
@@ -205,40 +200,44 @@ class Follower:
         self._id = _identity(os.fstat(fd))
         return True
 
-    def _drain(self) -> list[bytes]:
-        """Whole lines available from the held file now (the rest is kept for later)."""
-        chunks = [self._partial]
-        while True:
-            data = os.read(self._fd, _CHUNK)
-            if not data:
-                break
-            chunks.append(data)
-        data = b"".join(chunks)
-        cut = data.rfind(b"\n") + 1
-        self._partial = data[cut:]
-        return data[:cut].splitlines(keepends=True)
+    def _drain(self) -> Iterator[bytes]:
+        """Whole lines available from the held file now, a chunk at a time (a trailing
+        partial line is kept for later)."""
+        while data := os.read(self._fd, _CHUNK):
+            data = self._partial + data
+            cut = data.rfind(b"\n") + 1
+            self._partial = data[cut:]
+            if cut:
+                yield from data[:cut].splitlines(keepends=True)
 
     def poll(self) -> list[bytes]:
         """New whole lines since the last call (an empty list when there are none)."""
+        return list(self.available())
+
+    def available(self) -> Iterator[bytes]:
+        """The whole lines there are now, streamed: through every rotated file to the
+        end of the live one."""
         if self._fd < 0:
-            return self._drain() if self._open(self.path) else []
-        out = self._drain()
+            if self._open(self.path):
+                yield from self._drain()
+            return
+        yield from self._drain()
         while True:
             try:
                 live = _identity(os.stat(self.path))
             except FileNotFoundError:
                 live = None
             if live == self._id:
-                return out
+                return
             # The live name moved on: what we hold is complete. Read its tail, then
             # the file written after it (a rotated one, or the live file).
-            out += self._drain()
+            yield from self._drain()
             if self._partial:  # the writer only writes whole lines; keep it anyway
-                out.append(self._partial + b"\n")
+                yield self._partial + b"\n"
                 self._partial = b""
             if not self._advance():
-                return out
-            out += self._drain()
+                return
+            yield from self._drain()
 
     def _snapshot(self) -> list[tuple[Path, tuple[int, int]]]:
         """The log's files, oldest first, with their identities, consistent with a rename.
