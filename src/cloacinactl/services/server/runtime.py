@@ -31,6 +31,7 @@ from loguru import logger
 from cloacinactl.config.schema import DaemonConfig
 from cloacinactl.engine.cronstore import CronSlots
 from cloacinactl.engine.runner import ExecutionResult, Runner
+from cloacinactl.engine.secretsource import SecretSource
 from cloacinactl.engine.workers import WorkerPool
 from cloacinactl.errors import NotFoundError
 from cloacinactl.packages import LoadedPackage, PackageLoader
@@ -47,6 +48,7 @@ from cloacinactl.services.server.host import (
 )
 from cloacinactl.services.server.mirror import ArchiveMirror
 from cloacinactl.store import Store
+from cloacinactl.store.secrets import Vault
 
 SERVICE = "cloacina-server"
 
@@ -68,8 +70,10 @@ class TenantRuntime:
         reconcile_interval_s: float,
         drain_timeout_s: float,
         settings: DaemonConfig,
+        secrets: SecretSource | None = None,
     ) -> None:
         self.name = name
+        self.secrets = secrets  # secrets: where tasks' secret slots get their values
         self.store = store
         self.cache_dir = cache_dir
         self.workers = workers
@@ -116,6 +120,7 @@ class TenantRuntime:
                 workers=self.workers,
                 task_runner=LocalRootRunner(pool, roots),
                 service=SERVICE,
+                secrets=self.secrets,
             )
             self.runner = runner
             host = self.host = ServerHost(loader, runner, pool, roots)
@@ -254,8 +259,11 @@ class ServerRuntime:
         reconcile_interval_s: float = 30.0,
         drain_timeout_s: float = 30.0,
         settings: DaemonConfig | None = None,
+        secret_kek: bytes | None = None,
     ) -> None:
         self.cache_root = cache_root
+        # secrets: each tenant's tasks open its secrets with this KEK (None: none)
+        self.vault = None if secret_kek is None else Vault(secret_kek)
         self.workers = workers or default_workers()
         self.reconcile_interval_s = reconcile_interval_s
         self.drain_timeout_s = drain_timeout_s
@@ -297,6 +305,7 @@ class ServerRuntime:
             reconcile_interval_s=self.reconcile_interval_s,
             drain_timeout_s=self.drain_timeout_s,
             settings=self.settings,
+            secrets=None if self.vault is None else self.vault.source(name),
         )
         self.tenants[name] = runtime
         try:
