@@ -298,7 +298,20 @@ def test_revoke_a_leaked_key(tmp_path: Path) -> None:
             proc.stderr.close()
 
 
-def test_scale_out_needs_several_hosts() -> None:
-    reasons = {available(tag) for tag, _ in blocks("scale-out.md")}
-    assert reasons == {"needs several hosts or real root"}
-    pytest.skip("scale-out.md: every step needs a second host (shown only)")
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_scale_out_and_drain_on_one_postgres(tmp_path: Path, fresh_pg_url: str) -> None:
+    homes = {"HOME_A": tmp_path / "a", "HOME_B": tmp_path / "b"}
+    env = {k: str(v) for k, v in homes.items()}
+    env |= {"DATABASE_URL": fresh_pg_url, "PORT_A": str(free_port()), "PORT_B": str(free_port())}
+    try:
+        skipped = run_runbook("scale-out.md", env, tmp_path)
+    finally:
+        for home in homes.values():
+            kill_service(home, "server")
+    assert skipped == ["not-run: needs several hosts or real root"] * 2
+    assert not (homes["HOME_A"] / "server.pid").exists()
