@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,18 @@ def missing_field(ctx: Any) -> Any:
     return ctx.secret_field("db", "nope")
 
 
-def workflow(name: str, function: str) -> WorkflowDef:
+def hangs(ctx: Any) -> Any:
+    print("about to hang with", ctx.secret_field("db", "password"), flush=True)
+    time.sleep(60)  # killed at its timeout: the pool reads what it printed
+    return ctx
+
+
+def workflow(name: str, function: str, timeout_s: float | None = None) -> WorkflowDef:
     task = TaskDef(
         id=function,
         module="secret_flows",
         qualname=function,
         retry=RetryPolicy(max_attempts=1),
+        timeout_s=timeout_s,
     )
     return build_workflow(name, [task], secrets=("db",))

@@ -118,3 +118,31 @@ async def test_without_a_source_a_secret_workflow_fails_its_task(tmp_path: Path)
         await runner.ashutdown(5)
     assert result.status == "Failed"
     assert "declares secrets; none are configured" in (result.tasks["uses"].error or "")
+
+
+async def test_output_of_a_killed_worker_is_masked_too(tmp_path: Path) -> None:
+    runner = Runner(f"sqlite:///{tmp_path / 'c.db'}", config=FAST, workers=1, secrets=Rotating())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.serve)
+        await runner.aregister(
+            secret_flows.workflow("hangs", "hangs", timeout_s=1.0), secret_flows.CODE
+        )
+        result = await runner.aexecute("hangs", {"db": {"$secret": "prod-db"}}, timeout=60)
+        events = json.dumps(await runner.events(result.execution_id), default=str)
+        await runner.ashutdown(5)
+    assert result.status == "Failed" and "timeout" in (result.tasks["hangs"].error or "")
+    assert "about to hang with ***" in events and VALUE not in events
+
+
+async def test_resolution_on_each_backend(db_url: str) -> None:
+    runner = Runner(db_url, config=FAST, task_runner=InProcessTaskRunner(), secrets=Rotating())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.serve)
+        ok = await run(runner, "uses", "uses", {"db": {"$secret": "prod-db"}})
+        missing = await run(runner, "other", "uses", {"db": {"$secret": "absent"}})
+        await runner.ashutdown(5)
+        runner.store.close()
+    assert ok.output["password_length"] == len(VALUE)
+    assert "secret 'absent' (bound to slot 'db') is not stored" in (
+        missing.tasks["uses"].error or ""
+    )

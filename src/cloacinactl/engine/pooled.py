@@ -8,6 +8,7 @@ from typing import Any
 from cloacinactl.engine.taskrun import TaskOutcome, TaskRequest
 from cloacinactl.engine.workers import Source, TaskResult, WorkerPool, source_from_dict
 from cloacinactl.engine.workers import TaskRequest as PoolRequest
+from cloacinactl.engine.workers.redact import Redactor
 
 CAPTURE_LIMIT = 16 * 1024
 
@@ -29,7 +30,7 @@ class PoolTaskRunner:
             pool_request = self._request(request)
         except ValueError as exc:
             return TaskOutcome.failure("load_failed", f"bad code location: {exc}")
-        return _outcome(await self.pool.run_task(pool_request))
+        return _outcome(await self.pool.run_task(pool_request), request)
 
     async def run_tasks(
         self, requests: Sequence[TaskRequest], deliver: Callable[[int, TaskOutcome], None]
@@ -38,6 +39,7 @@ class PoolTaskRunner:
         as each ``requests[i]`` finishes."""
         indexes: list[int] = []
         pool_requests: list[PoolRequest] = []
+        originals = list(requests)
         for index, request in enumerate(requests):
             try:
                 pool_requests.append(self._request(request))
@@ -45,7 +47,8 @@ class PoolTaskRunner:
             except ValueError as exc:
                 deliver(index, TaskOutcome.failure("load_failed", f"bad code location: {exc}"))
         await self.pool.run_tasks(
-            pool_requests, lambda i, result: deliver(indexes[i], _outcome(result))
+            pool_requests,
+            lambda i, result: deliver(indexes[i], _outcome(result, originals[indexes[i]])),
         )
 
     def _request(self, request: TaskRequest) -> PoolRequest:
@@ -73,7 +76,22 @@ class PoolTaskRunner:
         return source
 
 
-def _outcome(result: TaskResult) -> TaskOutcome:
+def _outcome(result: TaskResult, request: TaskRequest) -> TaskOutcome:
+    outcome = _plain_outcome(result)
+    if not request.secrets:
+        return outcome
+    # the worker masks what it reports; output the pool read itself (a worker killed
+    # on timeout or crash left it in its capture file) is masked here
+    redactor = Redactor.of(request.secrets)
+    return TaskOutcome(
+        outcome.ok,
+        output=outcome.output,
+        error=redactor.deep(outcome.error) if outcome.error is not None else None,
+        captured=redactor.deep(outcome.captured),
+    )
+
+
+def _plain_outcome(result: TaskResult) -> TaskOutcome:
     captured: dict[str, Any] = {}
     if result.captured.stdout:
         captured["stdout"] = _tail(result.captured.stdout)
