@@ -157,3 +157,17 @@ def test_otel_endpoint_without_the_extra_warns_and_serves(start_server) -> None:
     srv = start_server(None, env={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317"})
     assert srv.client().get("/v1/auth/whoami").status_code == 200
     assert "OpenTelemetry is not installed" in srv.log.read_text()
+
+
+def test_sighup_applies_server_log_level(server: RunningServer) -> None:
+    c = server.client()
+    c.get("/v1/auth/whoami", headers={"x-request-id": "before-hup"})
+    wait_for(lambda: "before-hup" in server.log.read_text(), what="info line")
+    (server.home / "config.toml").write_text('[server]\nlog_level = "warn"\n')
+    server.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "SIGHUP" in server.log.read_text(), what="reload")
+    time.sleep(0.3)  # the reload runs after the signal is logged
+    c.get("/v1/auth/whoami", headers={"x-request-id": "after-hup"})
+    c.get("/no/such/route")  # any later request; its line would be info too
+    time.sleep(0.3)
+    assert "after-hup" not in server.log.read_text()

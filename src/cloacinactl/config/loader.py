@@ -129,7 +129,7 @@ def parse_config(text: str, path: Path) -> Config:
             sections[name] = check.table([name], raw, SECTIONS[name])
         else:
             raise check.unknown([name], known)
-    for section in ("daemon", "compiler"):
+    for section in ("daemon", "compiler", "server"):
         level = sections.get(section, {}).get("log_level")
         if level is not None:
             from cloacinactl.config.logfilter import parse_filter
@@ -151,7 +151,8 @@ def parse_config(text: str, path: Path) -> Config:
         server=ServerConfig(
             trusted_keys=tuple(
                 _expand(k, path.parent) for k in sections.get("server", {}).get("trusted_keys", [])
-            )
+            ),
+            log_level=sections.get("server", {}).get("log_level"),
         ),
     )
 

@@ -59,6 +59,7 @@ SECTIONS: dict[str, dict[str, Key]] = {
     },
     # srvcore
     "server": {
+        "log_level": Key("str", help="Server log filter (under -v / RUST_LOG); SIGHUP re-reads."),
         "trusted_keys": Key(
             "list[str]", [], help="Public key files (.pub) the server trusts for signatures."
         ),
@@ -133,6 +134,7 @@ class WatchConfig:
 @dataclass(frozen=True)
 class ServerConfig:
     trusted_keys: tuple[Path, ...] = ()
+    log_level: str | None = None
 
 
 @dataclass(frozen=True)

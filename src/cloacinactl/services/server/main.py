@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cloacinactl.config import load_config, pick_database_url
 from cloacinactl.config.home import Home
+from cloacinactl.config.logfilter import resolve_filter
 from cloacinactl.errors import UserError
 from cloacinactl.procexit import exit_now
 from cloacinactl.services.common import (
@@ -75,7 +76,8 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
     # --database-url, else DATABASE_URL, else database_url in config.toml (the
     # reference's "admin, server start"); the file is read only when needed.
     given_url = pick_database_url(args.database_url, os.environ)
-    raw_url = given_url or load_config(Home.resolve(args.home)).database_url
+    settings = load_config(Home.resolve(args.home))
+    raw_url = given_url or settings.database_url
     if not raw_url:
         raise UserError(
             "cloacina-server needs a database: no --database-url, DATABASE_URL is not set"
@@ -87,8 +89,15 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
         require = env_bool(
             "CLOACINA_REQUIRE_SIGNATURES", os.environ.get("CLOACINA_REQUIRE_SIGNATURES")
         )
+    fields = http_fields(args, "server")
+    if settings.server.log_level:  # config.toml's server.log_level, under -v / RUST_LOG
+        fields["log_filter"] = resolve_filter(
+            verbose=bool(args.verbose),
+            env=os.environ.get("RUST_LOG"),
+            configured=settings.server.log_level,
+        )
     return ServerServiceConfig(
-        **http_fields(args, "server"),
+        **fields,
         database_url=parse_database_url(raw_url),
         bootstrap_key=args.bootstrap_key or os.environ.get("CLOACINA_BOOTSTRAP_KEY") or None,
         require_signatures=bool(require),

@@ -54,6 +54,8 @@ class ServerService:
         self.config = config
         self.address: str | None = None
         self.state: ServerState | None = None
+        # config.toml's server.log_level as last read (kept when a reload is rejected)
+        self._configured_level: str | None = None  # _trusted_keys() sets it
         self._stop_http = trio.Event()
         self._http_done = trio.Event()
 
@@ -136,8 +138,9 @@ class ServerService:
         """The flag's public keys and config.toml's ``server.trusted_keys`` (blocking)."""
         from cloacinactl.config import load_config
 
-        configured = load_config(self.config.home).server.trusted_keys
-        return load_trusted_keys([*self.config.trusted_key_paths, *configured])
+        settings = load_config(self.config.home).server
+        self._configured_level = settings.log_level
+        return load_trusted_keys([*self.config.trusted_key_paths, *settings.trusted_keys])
 
     async def _start(self, state: ServerState, nursery: trio.Nursery) -> None:
         """Migrations (waiting for a PostgreSQL that is not up yet), the bootstrap key,
@@ -192,6 +195,7 @@ class ServerService:
         from cloacinactl.errors import CloacinaError
 
         path = self.config.home.config_file
+        configured_level = self._configured_level
         try:
             settings = await trio.to_thread.run_sync(load_config, self.config.home)
         except CloacinaError as exc:
@@ -212,9 +216,12 @@ class ServerService:
                         "server reload: database_url changed in {}; restart the server to use it",
                         path,
                     )
-            logger.info("server reload: {} checked; log filter from -v / RUST_LOG", path)
+            configured_level = self._configured_level = settings.server.log_level
+            logger.info("server reload: {} checked", path)
             await self._reload_trusted_keys()
-        return resolve_filter(verbose=self.config.verbose, env=os.environ.get("RUST_LOG"))
+        return resolve_filter(
+            verbose=self.config.verbose, env=os.environ.get("RUST_LOG"), configured=configured_level
+        )
 
     async def _reload_trusted_keys(self) -> None:
         from cloacinactl.errors import CloacinaError
