@@ -213,9 +213,12 @@ class GraphRuntime:
         problem = schema_problem(acc, event)
         if problem is not None:
             raise GraphInputError(problem)
-        async with trio.open_nursery() as nursery:
-            for runner in feeding:
-                nursery.start_soon(self.accept, runner.reactor.name, name, "event", event)
+        if len(feeding) == 1:  # the usual case, without a nursery per event
+            await self.accept(feeding[0].reactor.name, name, "event", event)
+        else:
+            async with trio.open_nursery() as nursery:
+                for runner in feeding:
+                    nursery.start_soon(self.accept, runner.reactor.name, name, "event", event)
         stamp = iso(now_utc())
         for runner in feeding:
             stats = runner.acc_stats(name)

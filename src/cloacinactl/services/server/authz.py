@@ -79,4 +79,15 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/tenants/{tenant}/secrets/{name}"): TENANT_ADMIN,
     ("PUT", "/v1/tenants/{tenant}/secrets/{name}"): TENANT_ADMIN,
     ("DELETE", "/v1/tenants/{tenant}/secrets/{name}"): TENANT_ADMIN,
+    # -- graphs ----------------------------------------------------------------------
+    # a key sees its own tenant's graphs (is_admin: every tenant's)
+    ("GET", "/v1/health/graphs"): Rule(Role.READ, "any_key"),
+    ("GET", "/v1/health/graphs/{name}"): Rule(Role.READ, "any_key"),
+    ("GET", "/v1/health/accumulators"): Rule(Role.READ, "any_key"),
+    ("GET", "/v1/health/reactors"): Rule(Role.READ, "any_key"),
+    ("GET", "/v1/health/reactors/{name}/fires"): Rule(Role.READ, "any_key"),
+    ("POST", "/v1/health/accumulators/{name}/inject"): Rule(Role.WRITE, "any_key"),
+    ("POST", "/v1/health/reactors/{name}/fire"): Rule(Role.WRITE, "any_key"),
+    ("POST", "/v1/health/reactors/{name}/pause"): Rule(Role.WRITE, "any_key"),
+    ("POST", "/v1/health/reactors/{name}/resume"): Rule(Role.WRITE, "any_key"),
 }

@@ -20,7 +20,7 @@ import trio
 
 from cloacinactl.engine.pooled import PoolTaskRunner
 from cloacinactl.engine.schedules import CronSchedule, CronScheduler, PollScheduler, PollTrigger
-from cloacinactl.engine.workers import Source
+from cloacinactl.engine.workers import Source, source_from_dict
 from cloacinactl.packages import LoadedPackage
 from cloacinactl.services.daemon.book import ScheduleBook
 from cloacinactl.services.daemon.host import DaemonHost
@@ -41,6 +41,10 @@ class ServerHost(DaemonHost):
     async def _register(self, package: LoadedPackage, path: Path) -> None:
         package_id = path.name.removesuffix(".cloacina")
         source = package.source()
+        if self.graphs is not None:  # graphs: the package's computation graphs
+            await self.graphs.add_package(
+                package.identity.name, source_from_dict(source), package.description
+            )
         for workflow in package.workflows():
             await self.runner.aregister(workflow, code=source, package_id=package_id)
         self.roots[package.identity.id] = str(package.root)
@@ -54,6 +58,8 @@ class ServerHost(DaemonHost):
         name = package.identity.name
         if self._by_name.get(name) is package:
             del self._by_name[name]
+            if self.graphs is not None:
+                await self.graphs.remove_package(name)
             for wf in package.workflows():
                 self.runner.executor.defs.forget_active(wf.name)
         await self._drop_tree(package)

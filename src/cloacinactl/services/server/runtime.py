@@ -30,6 +30,7 @@ from loguru import logger
 
 from cloacinactl.config.schema import DaemonConfig
 from cloacinactl.engine.cronstore import CronSlots
+from cloacinactl.engine.graphs import GraphRuntime
 from cloacinactl.engine.runner import ExecutionResult, Runner
 from cloacinactl.engine.secretsource import SecretSource
 from cloacinactl.engine.workers import WorkerPool
@@ -84,6 +85,7 @@ class TenantRuntime:
         self.runner: Runner | None = None
         self.host: ServerHost | None = None
         self.schedules: ServerSchedules | None = None
+        self.graphs: GraphRuntime | None = None  # this tenant's computation graphs
         self.reconciler: Reconciler[LoadedPackage] | None = None
         self.mirror = ArchiveMirror(store, cache_dir / "archives")
         self.last_report: PassReport | None = None
@@ -124,6 +126,10 @@ class TenantRuntime:
             )
             self.runner = runner
             host = self.host = ServerHost(loader, runner, pool, roots)
+            graphs = self.graphs = GraphRuntime(store, pool)
+            graphs.tenant = self.name
+            await nursery.start(graphs.serve)
+            host.graphs = graphs
             await nursery.start(runner.serve)
             targets: dict[str, PollTarget] = {}
             cron = PausableCron(

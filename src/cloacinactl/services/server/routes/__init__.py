@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cloacinactl.services.server.routes import compiler, keys, probes, secrets, tenants
+from cloacinactl.services.server.routes import compiler, graphs, keys, probes, secrets, tenants
 
 ROUTERS: list[APIRouter] = [
     # -- srvcore
@@ -14,4 +14,6 @@ ROUTERS: list[APIRouter] = [
     compiler.router,
     # -- secrets
     secrets.router,
+    # -- graphs
+    graphs.router,
 ]

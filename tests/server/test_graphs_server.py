@@ -1,0 +1,102 @@
+"""Computation graphs in the server: each tenant's runtime runs its stored graph
+packages, and the ``/v1/health`` graph routes answer in the upstream shapes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import trio
+from contract import assert_shape
+from server_helpers import RunningServer
+
+from cloacinactl.engine.graphs import GraphInputError
+from cloacinactl.packages import pack_dir
+from cloacinactl.services.server.runtime import ServerRuntime
+from cloacinactl.services.server.uploads import check_upload
+from cloacinactl.store import open_store
+from cloacinactl.store.archives import store_upload
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _upload(store, tmp_path: Path, example: str) -> None:  # type: ignore[no-untyped-def]
+    archive = pack_dir(EXAMPLES / example, tmp_path / f"{example}.cloacina").path
+    data = archive.read_bytes()
+    checked = check_upload(data, None, require_signature=False)
+    store.write(
+        lambda c: store_upload(
+            c,
+            name=checked.manifest.name,
+            version=checked.manifest.version,
+            sha256=checked.sha256,
+            archive=data,
+            signature=None,
+            now=dt.datetime.now(dt.UTC),
+            manifest=checked.manifest.to_dict(),
+            description=checked.manifest.description,
+        )
+    )
+
+
+async def test_a_tenant_runs_its_stored_graph_package(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path}/server.db")
+    try:
+        _upload(store, tmp_path, "market-graph")
+        runtime = ServerRuntime(tmp_path / "cache", workers=1, reconcile_interval_s=60)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(runtime.serve)
+            await runtime.tenant_added("public", store)
+            graphs = runtime.tenant("public").graphs
+            assert graphs is not None
+            (graph,) = graphs.graphs()
+            assert graph["name"] == "market_maker" and graph["tenant_id"] == "public"
+            assert_shape({"items": graphs.graphs(), "total": 1}, "ListResponse_GraphStatus")
+            assert_shape({"items": graphs.reactors(), "total": 1}, "ListResponse_ReactorStatus")
+            assert_shape(
+                {"items": graphs.accumulators(), "total": 2}, "ListResponse_AccumulatorStatus"
+            )
+            await graphs.set_paused("market_maker", True)
+            await graphs.fire("market_maker", "fire_with", {"prices": {"mid": 100.0}})
+            await graphs.inject("orderbook", {"bid": 99.95, "ask": 100.05})
+            try:
+                await graphs.inject("orderbook", {"bid": "x", "ask": 1.0})
+            except GraphInputError as exc:
+                assert "'bid' must be float" in exc.message
+            else:
+                raise AssertionError("a bad event was accepted")
+            await graphs.set_paused("market_maker", False)
+            with trio.fail_after(30):
+                await graphs.wait_idle("market_maker")
+            fires = await graphs.fires("market_maker")
+            assert_shape({"items": fires, "total": len(fires)}, "ListResponse_ReactorFire")
+            assert [f["path"] for f in reversed(fires)][:2] == [
+                ["decide", "hold"],
+                ["decide", "trade"],
+            ]
+            await runtime.tenant_removed("public")
+            nursery.cancel_scope.cancel()
+    finally:
+        store.close()
+
+
+def test_graph_routes_answer_in_upstream_shapes(server: RunningServer) -> None:
+    admin = server.client()
+    for path, schema in (
+        ("/v1/health/graphs", "ListResponse_GraphStatus"),
+        ("/v1/health/accumulators", "ListResponse_AccumulatorStatus"),
+        ("/v1/health/reactors", "ListResponse_ReactorStatus"),
+    ):
+        r = admin.get(path)
+        assert r.status_code == 200, r.text
+        assert_shape(r.json(), schema)
+    missing = admin.get("/v1/health/graphs/nope")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    inject = admin.post("/v1/health/accumulators/nope/inject", json={"event": {"a": 1}})
+    assert inject.status_code == 404
+    no_event = admin.post("/v1/health/accumulators/nope/inject", json={})
+    assert no_event.status_code == 400
+    assert server.client(None).get("/v1/health/graphs").status_code == 401
+    reader = server.client(server.new_key(role="read"))
+    fire = reader.post("/v1/health/reactors/nope/fire", json={"mode": "force_fire"})
+    assert fire.status_code == 403  # firing needs a write key
