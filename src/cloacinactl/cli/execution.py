@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from cloacinactl.cli.remote import check_duration, items_of, note, show_list, show_object
+from cloacinactl.cli.remote import check_since, items_of, note, show_list, show_object
 
 if TYPE_CHECKING:
     from cloacinactl.cli.context import Ctx
@@ -77,12 +77,13 @@ def _initial_events(ctx: Ctx, args: argparse.Namespace, since: str | None) -> di
 def events(ctx: Ctx, args: argparse.Namespace) -> int:
     """Show an execution's events in order; --since 10m only the recent ones.
 
-    --since takes d/h/m/s (90s, 10m, 1h30m, 2d). With --follow, new events are
-    printed as they happen until the execution ends: exit 0 when it completed,
-    5 when it failed or was cancelled; Ctrl-C stops following (exit 0).
+    --since takes d/h/m/s (90s, 10m, 1h30m, 2d) or an RFC 3339 time. With
+    --follow, new events are printed as they happen until the execution ends:
+    exit 0 when it completed, 5 when it failed or was cancelled; Ctrl-C stops
+    following (exit 0).
     -o json with --follow prints one JSON object per line.
     """
-    since = check_duration(args.since) if args.since else None
+    since = check_since(args.since) if args.since else None
     if not args.follow:
         body = _initial_events(ctx, args, since)
         show_list(ctx, body, EVENT_COLUMNS, rows=items_of(body.get("events")))
@@ -135,7 +136,9 @@ def register(noun: Noun) -> None:
     p.add_argument("id", metavar="ID", help="The execution id.")
     p = noun.verb("events", events)
     p.add_argument("id", metavar="ID", help="The execution id.")
-    p.add_argument("--since", metavar="DURATION", help="Only events newer than this (e.g. 10m).")
+    p.add_argument(
+        "--since", metavar="DURATION", help="Only events newer than this (10m, or a time)."
+    )
     p.add_argument(
         "--follow", "-f", action="store_true", help="Keep printing new events until it ends."
     )

@@ -153,8 +153,16 @@ def _kind(value: Any) -> str:
     return "a " + type(value).__name__.replace("bool", "boolean").replace("int", "number")
 
 
-def check_duration(text: str) -> str:
-    """``--since``: the d/h/m/s grammar of ``admin cleanup-events`` (exit 1 if bad)."""
+def check_since(text: str) -> str:
+    """``--since``: an RFC 3339 time, or a duration in the d/h/m/s grammar of
+    ``admin cleanup-events`` (exit 1 if neither)."""
+    import datetime as dt
+
+    try:
+        dt.datetime.fromisoformat(text.strip())
+        return text.strip()
+    except ValueError:
+        pass
     from cloacinactl.engine.cleanup import parse_duration
 
     parse_duration(text)
