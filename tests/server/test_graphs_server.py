@@ -4,6 +4,7 @@ packages, and the ``/v1/health`` graph routes answer in the upstream shapes."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import trio
@@ -100,3 +101,31 @@ def test_graph_routes_answer_in_upstream_shapes(server: RunningServer) -> None:
     reader = server.client(server.new_key(role="read"))
     fire = reader.post("/v1/health/reactors/nope/fire", json={"mode": "force_fire"})
     assert fire.status_code == 403  # firing needs a write key
+
+
+def test_graph_cli_against_a_real_server(cli, server: RunningServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    key_file = tmp_path / "admin.key"
+    key_file.write_text(server.key + "\n")
+    made = cli(
+        "config",
+        "profile",
+        "set",
+        "ops",
+        "--server",
+        server.url,
+        "--api-key",
+        f"file:{key_file}",
+        "--default",
+    )
+    assert made.returncode == 0, made.stderr
+    listed = cli("-o", "json", "graph", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == {"items": [], "total": 0}
+    accs = cli("graph", "accumulators")
+    assert accs.returncode == 0, accs.stderr
+    missing = cli("graph", "status", "nope")
+    assert missing.returncode == 3, (missing.stdout, missing.stderr)
+    bad = cli("graph", "inject", "orderbook", "--event", "-", input="{not json")
+    assert bad.returncode == 1 and "invalid JSON" in bad.stderr
+    gone = cli("graph", "inject", "orderbook", "--event", "-", input='{"bid": 1.0}')
+    assert gone.returncode == 3, gone.stderr
