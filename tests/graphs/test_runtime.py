@@ -187,3 +187,25 @@ async def test_crashing_nodes_are_counted_then_mark_the_graph_crashed(
         health = h.runtime.graphs()[0]["health"]
         assert "3 fires in a row crashed a worker" in health["reason"]
         assert h.runtime.graphs()[0]["failures"] == 4
+
+
+async def test_upgrade_remove_and_conflicts(tmp_path: Path, graph_package: GraphPackage) -> None:
+    from cloacinactl.engine.graphs import GraphConflictError
+
+    async with running(tmp_path) as h:
+        await h.load(graph_package("counter", "counter", SEQUENTIAL))
+        await h.runtime.inject("numbers", {"n": 1})
+        v2 = SEQUENTIAL.replace('return {"n": numbers["n"]}', 'return {"n2": numbers["n"]}')
+        await h.load(graph_package("counter", "counter", v2, version="0.2.0"))
+        await h.runtime.inject("numbers", {"n": 2})
+        with trio.fail_after(20):
+            await h.runtime.wait_idle("count")
+        outputs = [f["outputs"] for f in reversed(await h.runtime.fires("count"))]
+        assert outputs[-1] == [{"n2": 2}] and len(outputs) == 2  # cursor kept across versions
+        with pytest.raises(GraphConflictError, match="accumulator 'numbers'"):
+            await h.load(graph_package("other", "counter", SEQUENTIAL))
+        assert [g["name"] for g in h.runtime.graphs()] == ["counter"]
+        await h.runtime.remove_package("counter")
+        assert h.runtime.graphs() == [] and h.runtime.accumulators() == []
+        with pytest.raises(GraphNotFoundError):
+            await h.runtime.inject("numbers", {"n": 3})

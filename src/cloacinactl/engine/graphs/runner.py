@@ -68,6 +68,8 @@ class ReactorRunner:
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     wake: trio.Event = field(default_factory=trio.Event)
     idle: trio.Event = field(default_factory=trio.Event)
+    done: trio.Event = field(default_factory=trio.Event)
+    started: bool = False
 
     def __post_init__(self) -> None:
         self.core = ReactorCore(self.reactor, self.accumulators)
@@ -114,6 +116,13 @@ class ReactorRunner:
         self.stats = {k: dict(v) for k, v in (row.stats or {}).items()}
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        self.started = True
+        try:
+            await self._serve(task_status)
+        finally:
+            self.done.set()
+
+    async def _serve(self, task_status: trio.TaskStatus[None]) -> None:
         with self.scope:
             await self.restore()
             async with trio.open_nursery() as nursery:

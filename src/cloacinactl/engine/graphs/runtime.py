@@ -146,6 +146,9 @@ class GraphRuntime:
             return
         for runner in package.runners:
             runner.scope.cancel()
+        for runner in package.runners:  # never two runners of one reactor at once
+            if runner.started:
+                await runner.done.wait()
 
     def _runners(self) -> list[ReactorRunner]:
         return [r for p in self._packages.values() for r in p.runners]
