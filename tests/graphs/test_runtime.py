@@ -184,6 +184,7 @@ async def test_crashing_nodes_are_counted_then_mark_the_graph_crashed(
         with trio.fail_after(60):
             while h.runtime.graphs()[0]["health"]["state"] != "crashed":
                 await trio.sleep(0.05)
+            await h.runtime.wait_idle("count")  # the counters are committed with the fires
         health = h.runtime.graphs()[0]["health"]
         assert "3 fires in a row crashed a worker" in health["reason"]
         assert h.runtime.graphs()[0]["failures"] == 4

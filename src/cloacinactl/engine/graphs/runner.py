@@ -209,13 +209,16 @@ class ReactorRunner:
         if run[0].kind == "polled":
             values: list[Any] = [e.payload for e in run]
         else:
-            result, error = await self.runtime.pool.graph(
-                self.source,
-                "accumulate",
-                accumulator=name,
-                events=[e.payload for e in run],
-                timeout=self.runtime.call_timeout_s,
-            )
+            for _attempt in range(2):  # a worker lost under the call (not its code): once more
+                result, error = await self.runtime.pool.graph(
+                    self.source,
+                    "accumulate",
+                    accumulator=name,
+                    events=[e.payload for e in run],
+                    timeout=self.runtime.call_timeout_s,
+                )
+                if result is not None:
+                    break
             if result is None or (error is not None and "values" not in (result or {})):
                 stats["errors"] += len(run)
                 stats["last_error"] = None if error is None else error.message
