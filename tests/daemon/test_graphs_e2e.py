@@ -99,3 +99,61 @@ def test_polling_graph_fires_in_the_daemon(
     wait_for(lambda: len(_fires(home)) >= before + 2, what="fires after a restart")
     body = wait_for(lambda: health(home), what="health")
     assert body["graph_health"]["graphs"][0]["fires"] >= before + 2
+
+
+SLOW = """\
+import time
+import cloaca
+
+
+@cloaca.polling_accumulator(interval="100ms")
+def stamp():
+    return {"at": time.time_ns()}
+
+
+@cloaca.reactor(name="slow", accumulators=["stamp"], input_strategy="sequential")
+class Slow:
+    pass
+
+
+with cloaca.ComputationGraphBuilder("slow", reactor=Slow, graph={"work": {"inputs": ["stamp"]}}):
+    @cloaca.node
+    def work(stamp):
+        time.sleep(0.3)
+        return {"done": stamp["at"]}
+"""
+
+
+def test_kill_9_between_accepted_and_fired_fires_once_after_restart(
+    home: Path, daemons: Daemons, tmp_path: Path
+) -> None:
+    root = _package(tmp_path)
+    (root / "workflow" / "heartbeat" / "graph.py").write_text(SLOW)
+    (root / "package.toml").write_text(
+        (root / "package.toml")
+        .read_text()
+        .replace('graph_name = "heartbeat"', 'graph_name = "slow"')
+    )
+    proc = daemons.start()
+    drop(root, home / "packages", "slow.cloacina")
+    # events pile up (polled every 100 ms, each fire takes 300 ms): accepted, not yet fired
+    pending = wait_for(
+        lambda: (
+            query(home, "SELECT payload FROM graph_events WHERE reactor = 'slow'")
+            if len(_fires(home)) >= 1
+            and len(query(home, "SELECT id FROM graph_events WHERE reactor = 'slow'")) >= 3
+            else None
+        ),
+        what="accepted events waiting for their fire",
+    )
+    daemons.kill9(proc)
+    waiting = [json.loads(str(p[0]))["at"] for p in pending]
+    daemons.start()
+
+    def fired() -> list[int]:
+        rows = query(home, "SELECT inputs FROM graph_fires WHERE reactor = 'slow'")
+        return [json.loads(str(r[0]))["stamp"]["at"] for r in rows]
+
+    wait_for(lambda: set(waiting) <= set(fired()), timeout=30, what="the waiting events to fire")
+    stamps = fired()
+    assert len(stamps) == len(set(stamps)), "an event fired twice"
