@@ -57,6 +57,15 @@ async def test_a_tenant_runs_its_stored_graph_package(tmp_path: Path) -> None:
             assert_shape(
                 {"items": graphs.accumulators(), "total": 2}, "ListResponse_AccumulatorStatus"
             )
+            surface = graphs.interface("accumulator", "orderbook")
+            assert_shape(surface, "DeclaredSurface")
+            assert surface["slots"][0]["schema"]["properties"] == {
+                "bid": {"type": "number"},
+                "ask": {"type": "number"},
+            }
+            assert graphs.interface("accumulator", "prices")["slots"] == []  # polling
+            reactor_surface = graphs.interface("reactor", "market_maker")
+            assert [s["name"] for s in reactor_surface["slots"]] == ["prices", "orderbook"]
             await graphs.set_paused("market_maker", True)
             await graphs.fire("market_maker", "fire_with", {"prices": {"mid": 100.0}})
             await graphs.inject("orderbook", {"bid": 99.95, "ask": 100.05})
@@ -91,6 +100,8 @@ def test_graph_routes_answer_in_upstream_shapes(server: RunningServer) -> None:
         r = admin.get(path)
         assert r.status_code == 200, r.text
         assert_shape(r.json(), schema)
+    assert admin.get("/v1/health/accumulators/nope/interface").status_code == 404
+    assert admin.get("/v1/health/reactors/nope/interface").status_code == 404
     missing = admin.get("/v1/health/graphs/nope")
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
     inject = admin.post("/v1/health/accumulators/nope/inject", json={"event": {"a": 1}})

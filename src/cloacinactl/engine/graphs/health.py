@@ -112,3 +112,29 @@ def accumulator_status(
         "last_operator_inject_at": last_inject,
         "tenant_id": tenant,
     }
+
+
+_JSON_TYPES = {
+    "str": "string",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "list": "array",
+    "dict": "object",
+}
+
+
+def input_slot(acc: AccumulatorDef) -> dict[str, Any]:
+    """Upstream's ``InputSlot`` for one accumulator: its boundary schema as JSON Schema
+    (``{}`` when it declares none: any JSON)."""
+    schema: dict[str, Any] = {}
+    if acc.schema is not None:
+        schema = {
+            "type": "object",
+            "properties": {
+                name: ({"type": _JSON_TYPES[kind]} if kind in _JSON_TYPES else {})
+                for name, kind in acc.schema
+            },
+            "required": [name for name, _ in acc.schema],
+        }
+    return {"name": acc.name, "schema": schema, "required": True, "encrypted": False}

@@ -23,7 +23,12 @@ from typing import Any
 import trio
 from loguru import logger
 
-from cloacinactl.engine.graphs.health import accumulator_status, graph_status, reactor_status
+from cloacinactl.engine.graphs.health import (
+    accumulator_status,
+    graph_status,
+    input_slot,
+    reactor_status,
+)
 from cloacinactl.engine.graphs.model import AccumulatorDef, GraphDef, ReactorDef, schema_problem
 from cloacinactl.engine.graphs.runner import ReactorRunner, iso, now_utc
 from cloacinactl.errors import NotFoundError, UserError
@@ -287,6 +292,19 @@ class GraphRuntime:
                 feeding = [r for r in package.runners if name in r.reactor.accumulators]
                 rows.append(accumulator_status(acc, feeding, self.tenant))
         return rows
+
+    def interface(self, kind: str, name: str) -> dict[str, Any]:
+        """Upstream's ``DeclaredSurface`` of an accumulator or a reactor."""
+        if kind == "accumulator":
+            acc, _ = self.accumulator(name)
+            return {
+                "kind": kind,
+                "name": name,
+                "slots": [input_slot(acc)] if acc.injectable else [],
+            }
+        runner = self.runner(name)
+        slots = [input_slot(a) for a in runner.accumulators.values()]
+        return {"kind": "reactor", "name": name, "slots": slots}
 
     async def fires(self, reactor: str, limit: int = 50) -> list[dict[str, Any]]:
         self.runner(reactor)

@@ -86,6 +86,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/health/accumulators"): Rule(Role.READ, "any_key"),
     ("GET", "/v1/health/reactors"): Rule(Role.READ, "any_key"),
     ("GET", "/v1/health/reactors/{name}/fires"): Rule(Role.READ, "any_key"),
+    ("GET", "/v1/health/accumulators/{name}/interface"): Rule(Role.READ, "any_key"),
+    ("GET", "/v1/health/reactors/{name}/interface"): Rule(Role.READ, "any_key"),
     ("POST", "/v1/health/accumulators/{name}/inject"): Rule(Role.WRITE, "any_key"),
     ("POST", "/v1/health/reactors/{name}/fire"): Rule(Role.WRITE, "any_key"),
     ("POST", "/v1/health/reactors/{name}/pause"): Rule(Role.WRITE, "any_key"),

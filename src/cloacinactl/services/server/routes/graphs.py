@@ -116,6 +116,32 @@ async def list_reactor_fires(name: str, request: Request, principal: CurrentKey)
     return _listed(await runtime.fires(name))
 
 
+@router.get(
+    "/v1/health/accumulators/{name}/interface",
+    operation_id="get_accumulator_interface",
+    responses=errors(404),
+)
+async def get_accumulator_interface(
+    name: str, request: Request, principal: CurrentKey
+) -> dict[str, Any]:
+    """The one slot an inject supplies: the accumulator's boundary schema (``{}``: any)."""
+    _runtime, body = _find(request, principal, lambda r: r.interface("accumulator", name))
+    return dict(body)
+
+
+@router.get(
+    "/v1/health/reactors/{name}/interface",
+    operation_id="get_reactor_interface",
+    responses=errors(404),
+)
+async def get_reactor_interface(
+    name: str, request: Request, principal: CurrentKey
+) -> dict[str, Any]:
+    """The per-accumulator slots a ``fire_with`` supplies."""
+    _runtime, body = _find(request, principal, lambda r: r.interface("reactor", name))
+    return dict(body)
+
+
 @router.post(
     "/v1/health/accumulators/{name}/inject",
     operation_id="inject_accumulator",
