@@ -13,6 +13,9 @@ from .conftest import FakeHost, FakeSchedules, write_pkg
 
 
 def make(host: FakeHost, schedules: FakeSchedules, **kw: object) -> Reconciler:  # type: ignore[type-arg]
+    """A reconciler; these tests write settled files (old mtimes) between passes, so no
+    settle wait unless a test asks for one."""
+    kw.setdefault("settle_s", 0.0)
     return Reconciler(host, schedules, **kw)  # type: ignore[arg-type]
 
 
@@ -142,3 +145,35 @@ async def test_a_file_still_being_written_waits_until_settled(
     now[0] = p.stat().st_mtime_ns + 600_000_000
     report = await rec.reconcile([tmp_path])
     assert report.loaded == [p] and len(host.loads) == 1
+
+
+async def test_a_copy_that_keeps_an_old_mtime_is_read_once_it_is_complete(
+    tmp_path: Path, host: FakeHost, schedules: FakeSchedules, autojump_clock: object
+) -> None:
+    """cp -p / rsync -t / tar: the mtime is old while the file is still being written."""
+    import trio
+
+    rec = make(host, schedules, settle_s=0.5)
+    assert (await rec.reconcile([tmp_path])).loaded == []  # the start-up pass
+    p = tmp_path / "kept.cloacina"
+    p.write_text('{"name": "kept", "ver')  # half copied, mtime set to the source's
+    old = time.time() - 3600
+    os.utime(p, (old, old))
+    report = await rec.reconcile([tmp_path])
+    assert report.pending == [p] and host.loads == [] and report.failed == {}
+    assert report.recheck_after_s is not None and 0.4 < report.recheck_after_s <= 0.5
+    await trio.sleep(0.3)
+    write_pkg(p, "kept", age_s=3600)  # the rest arrives, mtime kept again
+    report = await rec.reconcile([tmp_path])
+    assert report.pending == [p] and host.loads == []  # changed: wait again
+    await trio.sleep(0.6)
+    report = await rec.reconcile([tmp_path])
+    assert report.loaded == [p] and len(host.loads) == 1 and report.failed == {}
+
+
+async def test_archives_present_at_start_load_at_once(
+    tmp_path: Path, host: FakeHost, schedules: FakeSchedules
+) -> None:
+    p = write_pkg(tmp_path / "old.cloacina", "old", age_s=3600)
+    report = await make(host, schedules, settle_s=0.5).reconcile([tmp_path])
+    assert report.loaded == [p] and report.pending == []

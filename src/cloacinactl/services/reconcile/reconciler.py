@@ -29,10 +29,13 @@ from cloacinactl.services.reconcile.plan import (
 )
 from cloacinactl.services.reconcile.scan import (
     Fingerprint,
+    Sighting,
     fingerprint,
+    note_sightings,
     settling,
     sha256_of,
     stat_archives,
+    unproven,
 )
 
 
@@ -99,6 +102,7 @@ class Reconciler(Generic[P]):
         self._broken: dict[Path, BrokenState] = {}
         self._dir_errors: dict[Path, str] = {}
         self._first_pass = True
+        self._sightings: dict[Path, Sighting] = {}
         self._runs = 0
         self._last_run_at: datetime | None = None
         self._last_duration: float | None = None
@@ -151,8 +155,18 @@ class Reconciler(Generic[P]):
         scan = await trio.to_thread.run_sync(stat_archives, dirs)
         self._note_dir_errors(scan.dir_errors)
         now_ns = self.wall_ns()
+        mono_s = trio.current_time()
         settle_ns = int(self.settle_s * 1e9)
         pending = settling(scan.files, now_ns, settle_ns) if settle_ns > 0 else set()
+        self._sightings = note_sightings(scan.files, self._sightings, mono_s, now_ns)
+        # Archives present at start are taken as they are; later ones with a kept
+        # (old) mtime must be seen unchanged for settle_s first.
+        waits = (
+            {}
+            if self._first_pass or settle_ns <= 0
+            else unproven(self._sightings, mono_s, self.settle_s)
+        )
+        pending |= set(waits)
         settled = {p: s for p, s in scan.files.items() if p not in pending}
         prints, report.hashed = await trio.to_thread.run_sync(
             fingerprint, settled, self._fingerprints, self.hash_file
@@ -170,8 +184,11 @@ class Reconciler(Generic[P]):
         )
         report.pending = list(plan.pending)
         if pending:
-            newest = max(scan.files[p].mtime_ns for p in pending)
-            report.recheck_after_s = max(0.0, (newest + settle_ns - now_ns) / 1e9)
+            delays = [
+                waits[p] if p in waits else (scan.files[p].mtime_ns + settle_ns - now_ns) / 1e9
+                for p in pending
+            ]
+            report.recheck_after_s = max(0.0, *delays)
         for path in plan.forget:
             self._broken.pop(path, None)
         for path in (*plan.unload, *plan.reload):

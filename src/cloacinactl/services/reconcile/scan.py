@@ -91,6 +91,47 @@ def settling(files: Mapping[Path, FileSig], now_ns: int, settle_ns: int) -> set[
     return {p for p, sig in files.items() if now_ns - sig.mtime_ns < settle_ns}
 
 
+@dataclass(frozen=True)
+class Sighting:
+    """When a file was first seen with its current signature (monotonic and wall clock)."""
+
+    sig: FileSig
+    seen_s: float
+    seen_ns: int
+
+
+def note_sightings(
+    files: Mapping[Path, FileSig], previous: Mapping[Path, Sighting], mono_s: float, wall_ns: int
+) -> dict[Path, Sighting]:
+    """The sightings of ``files``: kept while a file's signature is unchanged, else new."""
+    out = {}
+    for path, sig in files.items():
+        prev = previous.get(path)
+        out[path] = prev if prev is not None and prev.sig == sig else Sighting(sig, mono_s, wall_ns)
+    return out
+
+
+def unproven(
+    sightings: Mapping[Path, Sighting], mono_s: float, settle_s: float
+) -> dict[Path, float]:
+    """Files to wait for although their mtime is old, with the seconds left (pure).
+
+    A copy that keeps the source's mtime (``cp -p``, ``rsync -t``, tar, many
+    download tools) looks settled by mtime while it is still being written. When
+    a file's content is first seen with an mtime already well in the past, its
+    mtime proves nothing: it counts as settled only once it has been seen
+    unchanged for ``settle_s``.
+    """
+    settle_ns = int(settle_s * 1e9)
+    out = {}
+    for path, seen in sightings.items():
+        if seen.sig.mtime_ns < seen.seen_ns - 2 * settle_ns:
+            left = seen.seen_s + settle_s - mono_s
+            if left > 0:
+                out[path] = left
+    return out
+
+
 def fingerprint(
     files: Mapping[Path, FileSig],
     previous: Mapping[Path, Fingerprint],
