@@ -123,20 +123,24 @@ class ServerPool:
             db,
             *args,
         ]
-        proc = subprocess.Popen(
-            argv,
-            env=server_env(**(env or {})),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        # stderr to a file, not a pipe: nobody drains a pipe while the server runs, and
+        # once its 64 kB fill up the server blocks on its next log line
+        stderr_path = self.root / f"server{n}.stderr"
+        with stderr_path.open("wb") as stderr:
+            proc = subprocess.Popen(
+                argv,
+                env=server_env(**(env or {})),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         server = RunningServer("", key or "", home, db, proc)
         self.servers.append(server)
         deadline = time.monotonic() + START_TIMEOUT_S
         address = None
         while address is None:
             if proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
+                err = stderr_path.read_text(errors="replace")
                 raise AssertionError(f"cloacina-server exited {proc.returncode}: {err}")
             if time.monotonic() > deadline:
                 raise AssertionError("cloacina-server did not record its address")
