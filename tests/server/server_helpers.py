@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import signal
@@ -177,3 +178,25 @@ class ServerPool:
     def stop_all(self) -> None:
         for server in self.servers:
             server.stop()
+
+
+def stored_upload(store: Any, data: bytes) -> str:
+    """Store an archive the way the upload route does (checked, then one write); its id."""
+    from cloacinactl.services.server.uploads import check_upload
+    from cloacinactl.store.archives import store_upload
+
+    checked = check_upload(data, None, require_signature=False)
+    row = store.write(
+        lambda c: store_upload(
+            c,
+            name=checked.manifest.name,
+            version=checked.manifest.version,
+            sha256=checked.sha256,
+            archive=data,
+            signature=None,
+            now=dt.datetime.now(dt.UTC),
+            manifest=checked.manifest.to_dict(),
+            description=checked.manifest.description,
+        )
+    )
+    return str(row.id)

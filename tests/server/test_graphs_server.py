@@ -3,20 +3,17 @@ packages, and the ``/v1/health`` graph routes answer in the upstream shapes."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
 import trio
 from contract import assert_shape
-from server_helpers import RunningServer
+from server_helpers import RunningServer, stored_upload
 
 from cloacinactl.engine.graphs import GraphInputError
 from cloacinactl.packages import pack_dir
 from cloacinactl.services.server.runtime import ServerRuntime
-from cloacinactl.services.server.uploads import check_upload
 from cloacinactl.store import open_store
-from cloacinactl.store.archives import store_upload
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -24,20 +21,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def _upload(store, tmp_path: Path, example: str) -> None:  # type: ignore[no-untyped-def]
     archive = pack_dir(EXAMPLES / example, tmp_path / f"{example}.cloacina").path
     data = archive.read_bytes()
-    checked = check_upload(data, None, require_signature=False)
-    store.write(
-        lambda c: store_upload(
-            c,
-            name=checked.manifest.name,
-            version=checked.manifest.version,
-            sha256=checked.sha256,
-            archive=data,
-            signature=None,
-            now=dt.datetime.now(dt.UTC),
-            manifest=checked.manifest.to_dict(),
-            description=checked.manifest.description,
-        )
-    )
+    stored_upload(store, data)
 
 
 async def test_a_tenant_runs_its_stored_graph_package(tmp_path: Path) -> None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
 import trio
+from server_helpers import stored_upload
 
 from cloacinactl.packages import PackageError, pack_dir
 from cloacinactl.services.server.runtime import ServerRuntime
 from cloacinactl.services.server.uploads import check_upload
 from cloacinactl.store import open_store
-from cloacinactl.store.archives import store_upload
 from cloacinactl.store.executions import execution_detail, execution_tasks, list_events
 from cloacinactl.store.packages import delete_package
 
@@ -22,21 +21,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def _upload(store, tmp_path: Path, example: str) -> str:  # type: ignore[no-untyped-def]
     archive = pack_dir(EXAMPLES / example, tmp_path / f"{example}.cloacina").path
     data = archive.read_bytes()
-    checked = check_upload(data, None, require_signature=False)
-    row = store.write(
-        lambda c: store_upload(
-            c,
-            name=checked.manifest.name,
-            version=checked.manifest.version,
-            sha256=checked.sha256,
-            archive=data,
-            signature=None,
-            now=dt.datetime.now(dt.UTC),
-            manifest=checked.manifest.to_dict(),
-            description=checked.manifest.description,
-        )
-    )
-    return str(row.id)
+    return stored_upload(store, data)
 
 
 async def test_tenant_runs_stored_packages_and_stops(tmp_path: Path) -> None:

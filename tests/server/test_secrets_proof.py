@@ -9,7 +9,6 @@ runtime, its input checked by the execute route's check (``services.server.input
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import os
 import sqlite3
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 import trio
+from server_helpers import stored_upload
 
 from cloacinactl.engine.registry import DefCache
 from cloacinactl.packages import pack_dir
@@ -25,9 +25,7 @@ from cloacinactl.services.server.inputs import checked_context
 from cloacinactl.services.server.main import parse
 from cloacinactl.services.server.runtime import ServerRuntime
 from cloacinactl.services.server.state import ServerState
-from cloacinactl.services.server.uploads import check_upload
 from cloacinactl.store import open_store
-from cloacinactl.store.archives import store_upload
 
 KEK = base64.b64encode(os.urandom(32)).decode()
 VALUE = "proof-secret-4c0ffee-77aa"
@@ -76,20 +74,7 @@ def _package(tmp_path: Path) -> bytes:
 
 
 def _store_package(store: Any, data: bytes) -> None:
-    checked = check_upload(data, None, require_signature=False)
-    store.write(
-        lambda c: store_upload(
-            c,
-            name=checked.manifest.name,
-            version=checked.manifest.version,
-            sha256=checked.sha256,
-            archive=data,
-            signature=None,
-            now=dt.datetime.now(dt.UTC),
-            manifest=checked.manifest.to_dict(),
-            description=checked.manifest.description,
-        )
-    )
+    stored_upload(store, data)
 
 
 def _every_row(db: Path) -> str:
