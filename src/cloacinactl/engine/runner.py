@@ -38,6 +38,7 @@ from cloacinactl.engine.secretsource import SecretSource
 from cloacinactl.engine.taskrun import TaskRunner
 from cloacinactl.errors import CloacinaError, UserError
 from cloacinactl.store import Store, open_store
+from cloacinactl.store.executions import ACTIVE
 
 T = TypeVar("T")
 ACTIVE_TTL_S = 1.0
@@ -239,7 +240,7 @@ class Runner:
 
     async def is_active(self, execution_id: str) -> bool:
         status = await self._read(lambda c: queries.execution_status(c, execution_id))
-        return status in ("Pending", "Running", "Paused")
+        return status in ACTIVE
 
     async def wait(self, execution_id: str, *, timeout: float | None = None) -> ExecutionResult:
         """Wait until the execution is terminal (finished here or by another engine); a

@@ -45,6 +45,17 @@ def execution_status(conn: Connection, execution_id: str) -> str | None:
     return conn.execute(select(E.status).where(E.id == execution_id)).scalar()
 
 
+ACTIVE = ("Pending", "Running", "Paused")
+
+
+def count_active(conn: Connection) -> int:
+    """Executions not yet finished (pending, running or paused)."""
+    found = conn.execute(
+        select(func.count()).select_from(s.executions).where(E.status.in_(ACTIVE))
+    ).scalar()
+    return int(found or 0)
+
+
 def list_executions(
     conn: Connection,
     *,
@@ -137,6 +148,18 @@ def list_events(
         {"id": event_id(execution_id, r.sequence_num), **r._mapping}
         for r in conn.execute(stmt.order_by(EV.sequence_num))
     ]
+
+
+def events_after(
+    conn: Connection, execution_id: str, after_seq: int | None
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """The execution's status (None when unknown) and its events numbered after
+    ``after_seq``, in order. The status is read first, so when it is terminal the
+    events include the last one (they are written in the same transaction)."""
+    status = execution_status(conn, execution_id)
+    if status is None:
+        return None, []
+    return status, list_events(conn, execution_id, after_seq=after_seq)
 
 
 def api_event(event: dict[str, Any]) -> dict[str, Any]:

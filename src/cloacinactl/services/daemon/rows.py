@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, delete, func, select, update
 
 from cloacinactl.store import schema as s
+from cloacinactl.store.executions import ACTIVE
 
 P = s.packages.c
 S = s.schedules.c
@@ -17,7 +18,7 @@ W = s.workflows.c
 E = s.executions.c
 F = s.cron_fires.c
 
-ACTIVE_STATUSES = ("Pending", "Running", "Paused")
+ACTIVE_STATUSES = ACTIVE  # not finished: pending, running or paused
 
 
 def package_names_in_use(conn: Connection) -> set[str]:

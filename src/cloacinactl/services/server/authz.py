@@ -92,4 +92,30 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/health/reactors/{name}/fire"): Rule(Role.WRITE, "any_key"),
     ("POST", "/v1/health/reactors/{name}/pause"): Rule(Role.WRITE, "any_key"),
     ("POST", "/v1/health/reactors/{name}/resume"): Rule(Role.WRITE, "any_key"),
+    # -- workflows and packages (routes/workflows.py, routes/packages.py) ---------------
+    ("GET", "/v1/tenants/{tenant}/workflows"): TENANT_READ,
+    ("POST", "/v1/tenants/{tenant}/workflows"): TENANT_WRITE,
+    ("GET", "/v1/tenants/{tenant}/workflows/{name}"): TENANT_READ,
+    ("DELETE", "/v1/tenants/{tenant}/workflows/{name}/{version}"): TENANT_WRITE,
+    ("POST", "/v1/tenants/{tenant}/workflows/{name}/execute"): TENANT_WRITE,
+    ("POST", "/v1/tenants/{tenant}/workflows/{name}/pause"): TENANT_WRITE,
+    ("POST", "/v1/tenants/{tenant}/workflows/{name}/resume"): TENANT_WRITE,
+    ("GET", "/v1/tenants/{tenant}/workflows/{name}/source"): TENANT_READ,
+    # the key's own tenant (an is_admin key may name another with ?tenant=)
+    ("GET", "/v1/packages"): TENANT_READ,
+    ("GET", "/v1/packages/{package_id}"): TENANT_READ,
+    ("DELETE", "/v1/packages/{package_id}"): TENANT_WRITE,
+    # -- executions (routes/executions.py) ------------------------------------------
+    ("GET", "/v1/tenants/{tenant}/executions"): TENANT_READ,
+    ("GET", "/v1/tenants/{tenant}/executions/{exec_id}"): TENANT_READ,
+    ("GET", "/v1/tenants/{tenant}/executions/{exec_id}/events"): TENANT_READ,
+    ("GET", "/v1/tenants/{tenant}/executions/{exec_id}/events/stream"): TENANT_READ,
+    ("GET", "/v1/tenants/{tenant}/executions/{exec_id}/tasks"): TENANT_READ,
+    # -- triggers (routes/triggers.py) ------------------------------------------------
+    ("GET", "/v1/tenants/{tenant}/triggers"): TENANT_READ,
+    ("GET", "/v1/tenants/{tenant}/triggers/{name}"): TENANT_READ,
+    ("GET", "/v1/tenants/{tenant}/triggers/{name}/interface"): TENANT_READ,
+    ("POST", "/v1/tenants/{tenant}/triggers/{name}/pause"): TENANT_WRITE,
+    ("POST", "/v1/tenants/{tenant}/triggers/{name}/resume"): TENANT_WRITE,
+    ("POST", "/v1/tenants/{tenant}/triggers/{name}/fire"): TENANT_WRITE,
 }

@@ -9,12 +9,58 @@ starts them in order once migrations ran, then announces every tenant.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+if TYPE_CHECKING:
+    from cloacinactl.services.server.state import ServerState
 
 Component = Callable[..., Awaitable[Any]]
 
 
+async def run_runtime(
+    state: ServerState, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Each tenant's engine, worker pool, schedules and graphs (``ServerRuntime``)."""
+    from cloacinactl.config import load_config
+    from cloacinactl.services.server.runtime import ServerRuntime
+
+    config = state.config
+    settings = await trio.to_thread.run_sync(load_config, config.home)
+    runtime = ServerRuntime(
+        config.home.root / "server-cache",
+        workers=config.workers,
+        reconcile_interval_s=float(config.reconcile_interval_s),
+        drain_timeout_s=config.shutdown_timeout_s,
+        settings=settings.daemon,
+        secret_kek=config.secret_kek,
+    )
+    state.runtime = runtime
+    state.tenant_listeners.append(runtime)
+
+    async def status() -> dict[str, Any]:
+        from cloacinactl.store.executions import count_active
+
+        tenants = runtime.status()
+        active = 0
+        for name in tenants:
+            store = state.stores.get(name)
+            if store is not None:
+                active += await trio.to_thread.run_sync(store.read, count_active)
+        return {
+            "packages_loaded": sum(t["packages_loaded"] for t in tenants.values()),
+            "active_executions": active,
+            "workers": sum(t["workers"] for t in tenants.values()),
+            "workers_per_tenant": runtime.workers,
+            "tenant_runtimes": tenants,
+        }
+
+    state.status_providers.append(status)
+    await runtime.serve(task_status=task_status)
+
+
 def components() -> list[Component]:
     """The components, imported only when the server starts."""
-    out: list[Component] = []
+    out: list[Component] = [run_runtime]
     return out

@@ -65,6 +65,13 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
         help="Refuse request bodies (package uploads) over N MiB with 413 (default 100).",
     )
     parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="Worker processes per tenant that run task code (default: max(2, CPUs)).",
+    )
+    parser.add_argument(
         "--trusted-key",
         action="append",
         default=[],
@@ -106,7 +113,8 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
         max_body_bytes=args.max_upload_mb * 1024 * 1024,
         trusted_key_paths=tuple(Path(p).expanduser().absolute() for p in args.trusted_key),
         database_url_from_config=not given_url,
-        secret_kek=kek_from_env(os.environ),  # a malformed KEK stops the start (exit 1)
+        secret_kek=kek_from_env(os.environ),
+        workers=args.workers,  # a malformed KEK stops the start (exit 1)
     )
 
 

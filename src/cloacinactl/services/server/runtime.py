@@ -31,6 +31,7 @@ from loguru import logger
 from cloacinactl.config.schema import DaemonConfig
 from cloacinactl.engine.cronstore import CronSlots
 from cloacinactl.engine.graphs import GraphRuntime
+from cloacinactl.engine.model import WorkflowDef
 from cloacinactl.engine.runner import ExecutionResult, Runner
 from cloacinactl.engine.secretsource import SecretSource
 from cloacinactl.engine.workers import WorkerPool
@@ -235,6 +236,22 @@ class TenantRuntime:
         }
         return await self.execute(workflow, context, origin="manual")
 
+    def definition(self, name: str) -> WorkflowDef | None:
+        """The loaded definition of workflow ``name`` here (None: not loaded)."""
+        if self.host is None:
+            return None
+        for package in self.host.packages():
+            for workflow in package.workflows():
+                if workflow.name == name:
+                    return workflow
+        return None
+
+    def load_error(self, package_id: str) -> str | None:
+        """Why the stored package ``package_id`` failed to load here (None: it did not)."""
+        if self.reconciler is None:
+            return None
+        return self.reconciler.errors().get(self.mirror.path_of(package_id))
+
     def forget_workflow(self, name: str) -> None:
         """A pause or resume here is seen by the next execute at once."""
         if self.runner is not None:
@@ -243,6 +260,7 @@ class TenantRuntime:
     def status(self) -> dict[str, Any]:
         host = self.host
         return {
+            "running": self.accepting,
             "packages_loaded": len(host.packages()) if host is not None else 0,
             "workflows": host.workflow_names() if host is not None else [],
             "errors": (

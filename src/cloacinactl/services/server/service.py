@@ -45,6 +45,8 @@ class ServerServiceConfig(ServiceConfig):
     database_url_from_config: bool = False
     # secrets: the key-encryption key from CLOACINA_SECRET_KEK (None: secrets are off)
     secret_kek: bytes | None = field(default=None, repr=False)
+    # worker processes per tenant (None: max(2, CPUs))
+    workers: int | None = None
 
 
 class ServerService:

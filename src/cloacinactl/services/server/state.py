@@ -27,6 +27,7 @@ from cloacinactl.store import control as ctl
 
 if TYPE_CHECKING:
     from cloacinactl.services.server.auth import Principal
+    from cloacinactl.services.server.runtime import ServerRuntime, TenantRuntime
     from cloacinactl.services.server.service import ServerServiceConfig
 
 
@@ -66,6 +67,8 @@ class ServerState:
         # Ed25519 public keys uploads may be signed with (--trusted-key, config.toml's
         # server.trusted_keys; SIGHUP re-reads them)
         self.trusted_keys: tuple[Any, ...] = ()
+        # each tenant's engine, schedules and graphs (components.run_runtime sets it)
+        self.runtime: ServerRuntime | None = None
         self._tenants_lock = trio.Lock()
 
     # -- tenants --------------------------------------------------------------------
@@ -75,6 +78,20 @@ class ServerState:
         if store is None:
             raise ApiError(404, "tenant_not_found", f"tenant {name!r} does not exist")
         return store
+
+    def tenant_runtime(self, name: str) -> TenantRuntime:
+        """The running engine of ``name``; 503 ``tenant_not_running`` while it starts or stops."""
+        from cloacinactl.errors import NotFoundError
+
+        self.tenant_store(name)
+        if self.runtime is None:
+            raise ApiError(503, "tenant_not_running", "this server runs no workflows yet")
+        try:
+            return self.runtime.tenant(name)
+        except NotFoundError:
+            raise ApiError(
+                503, "tenant_not_running", f"tenant {name!r} is starting or stopping; retry"
+            ) from None
 
     async def ensure_tenant(self, name: str) -> Store:
         """The store of ``name``, opening it when another server created the tenant."""

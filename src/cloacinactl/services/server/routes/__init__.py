@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cloacinactl.services.server.routes import compiler, graphs, keys, probes, secrets, tenants
+from cloacinactl.services.server.routes import (
+    compiler,
+    executions,
+    graphs,
+    keys,
+    packages,
+    probes,
+    secrets,
+    tenants,
+    triggers,
+    workflows,
+)
 
 ROUTERS: list[APIRouter] = [
     # -- srvcore
@@ -16,4 +27,9 @@ ROUTERS: list[APIRouter] = [
     secrets.router,
     # -- graphs
     graphs.router,
+    # -- workflows, packages, executions, triggers
+    workflows.router,
+    packages.router,
+    executions.router,
+    triggers.router,
 ]
