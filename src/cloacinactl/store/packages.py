@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy import Connection, and_, case, delete, func, select, update
 
 from cloacinactl.errors import NotFoundError
 from cloacinactl.store import schema as s
@@ -107,6 +107,22 @@ def list_packages(
         select(s.packages).order_by(P.name, P.version).limit(limit).offset(offset)
     ).all()
     return [_row(r) for r in rows], int(total or 0)
+
+
+def change_marker(conn: Connection) -> tuple[Any, ...]:
+    """A cheap value that changes when what a server loads changes: a package stored,
+    built, deleted or paused, or a schedule paused or resumed (by any server)."""
+    pkg = conn.execute(
+        select(
+            func.count(),
+            func.max(P.updated_at),
+            func.sum(case((P.paused.is_(True), 1), else_=0)),
+        ).where(P.build_status == "success")
+    ).one()
+    paused = conn.execute(
+        select(func.count()).select_from(s.schedules).where(s.schedules.c.paused.is_(True))
+    ).scalar()
+    return (*pkg, paused)
 
 
 def delete_package(conn: Connection, package_id: str) -> None:

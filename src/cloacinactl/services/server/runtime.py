@@ -10,10 +10,11 @@ of the tenant that uploaded it, so no tenant's code shares a process (module
 state, a secret in memory) with another's, and deleting a tenant frees exactly
 its processes. The cost is ``workers`` processes per tenant.
 
-A tenant's packages come from the database: every ``reconcile_interval_s`` (and
-at once after an upload here) its stored archives are mirrored into
-``<cache>/<tenant>/archives`` and the daemon's reconciler loads, reloads and
-unloads them, so a package uploaded to any server on the database runs on all.
+A tenant's packages come from the database: every ``reconcile_interval_s``, at
+once after an upload here, and within about a second of any stored change (an
+upload to another server, a finished build, a pause), its stored archives are
+mirrored into ``<cache>/<tenant>/archives`` and the daemon's reconciler loads,
+reloads and unloads them, so a package uploaded to any server runs on all.
 """
 
 from __future__ import annotations
@@ -50,9 +51,12 @@ from cloacinactl.services.server.host import (
 )
 from cloacinactl.services.server.mirror import ArchiveMirror
 from cloacinactl.store import Store
+from cloacinactl.store.packages import change_marker
 from cloacinactl.store.secrets import Vault
 
 SERVICE = "cloacina-server"
+# how often each tenant checks whether the stored packages changed (cheap: one query)
+CHANGE_CHECK_S = 1.0
 
 
 def default_workers() -> int:
@@ -174,14 +178,30 @@ class TenantRuntime:
                 await nursery.start(poll.serve)
 
     async def _tick(self) -> None:
+        """Reconcile every ``reconcile_interval_s``, when woken, and within about
+        ``CHANGE_CHECK_S`` of another server (or the compiler) changing what is stored."""
+        seen = await self._marker()
         while True:
-            with trio.move_on_after(self.reconcile_interval_s):
-                await self._wake.wait()
+            deadline = trio.current_time() + self.reconcile_interval_s
+            while not self._wake.is_set() and trio.current_time() < deadline:
+                with trio.move_on_after(min(CHANGE_CHECK_S, deadline - trio.current_time())):
+                    await self._wake.wait()
+                if not self._wake.is_set() and await self._marker() != seen:
+                    break
             self._wake = trio.Event()
             try:
+                seen = await self._marker()
                 await self.reconcile()
             except Exception:
                 logger.exception("reconcile failed tenant={}", self.name)
+
+    async def _marker(self) -> tuple[Any, ...] | None:
+        try:
+            marker: tuple[Any, ...] = await trio.to_thread.run_sync(self.store.read, change_marker)
+        except Exception as exc:  # the database may be briefly away: the next check retries
+            logger.debug("change check failed tenant={}: {}", self.name, exc)
+            return None
+        return marker
 
     async def reconcile(self) -> PassReport:
         """Mirror the stored archives, then load/unload them; sync paused schedules."""
