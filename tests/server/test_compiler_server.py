@@ -66,3 +66,44 @@ def test_server_reports_the_compiler_and_new_tenants_get_built(
 
         wait_for(built, timeout=60, what="tenant build")
     assert tenant in compiler.status()["tenants"]
+
+
+def test_upload_through_the_api_is_built_then_runs(
+    start_server, services: Services, tmp_path: Path
+) -> None:
+    """With a compiler heartbeating, an upload is left pending, the compiler builds it,
+    and the server loads the signed artifact on its own (no reconcile interval wait)."""
+    db_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    server = start_server(db_url, "--reconcile-interval-s", "300")
+    admin = server.client()
+    Compiler(services, tmp_path / "compiler", db_url)
+    wait_for(lambda: admin.get("/v1/compiler/status").json()["alive"] is True, what="alive")
+
+    files = {"file": ("p.cloacina", source_archive(tmp_path / "src", "api-built"))}
+    r = admin.post("/v1/tenants/public/workflows", files=files)
+    assert r.status_code == 201, r.text
+    assert r.json()["build_status"] == "pending"
+    path = "/v1/tenants/public/workflows/api-built"
+    early = admin.get(path).json()
+    assert early["build_status"] in ("pending", "building", "success")
+
+    def runnable() -> bool:
+        detail = admin.get(path).json()
+        assert detail["build_status"] != "failed", detail["build_error"]
+        return detail["build_status"] == "success" and bool(detail["tasks"])
+
+    wait_for(runnable, timeout=90, what="built and loaded")
+    started = admin.post(f"{path}/execute", json={})
+    assert started.status_code == 202, started.text
+    with open_store(db_url) as store:
+        from cloacinactl.store.executions import execution_detail
+
+        def finished() -> bool:
+            row = store.read(lambda c: execution_detail(c, started.json()["execution_id"]))
+            return row["status"] in ("Completed", "Failed")
+
+        wait_for(finished, timeout=60, what="execution finished")
+        detail = store.read(lambda c: execution_detail(c, started.json()["execution_id"]))
+    assert detail["status"] == "Completed", detail
+    package = admin.get(f"/v1/packages/{r.json()['package_id']}").json()
+    assert package["build_status"] == "success" and package["build_error"] is None
