@@ -139,6 +139,14 @@ def test_upload_list_get_execute_completes(
     assert started.json()["status"] == "scheduled"
     done = public_execution(server, started.json()["execution_id"])
     assert done["status"] == "Completed" and done["trigger_origin"] == "manual"
+    deadline = time.monotonic() + 10  # the metrics are read off the hot path
+    while 'cloacina_workflows_total{status="completed"} 1.0' not in (
+        text := http.get("/metrics").text
+    ):
+        assert time.monotonic() < deadline, text
+        time.sleep(0.1)
+    assert 'cloacina_tasks_total{status="completed"} 3.0' in text
+    assert "cloacina_workflow_duration_seconds_count 1.0" in text
 
     # the same bytes again: the same package, nothing new stored
     again = upload(http, "public", example_archive(tmp_path, "linear-pipeline"))

@@ -24,10 +24,12 @@ async def run_runtime(
 ) -> None:
     """Each tenant's engine, worker pool, schedules and graphs (``ServerRuntime``)."""
     from cloacinactl.config import load_config
+    from cloacinactl.services.server.runmetrics import RunMetrics
     from cloacinactl.services.server.runtime import ServerRuntime
 
     config = state.config
     settings = await trio.to_thread.run_sync(load_config, config.home)
+    counting = RunMetrics(state.metrics, state.stores)
     runtime = ServerRuntime(
         config.home.root / "server-cache",
         workers=config.workers,
@@ -35,6 +37,7 @@ async def run_runtime(
         drain_timeout_s=config.shutdown_timeout_s,
         settings=settings.daemon,
         secret_kek=config.secret_kek,
+        on_finished=counting.finished,
     )
     state.runtime = runtime
     state.tenant_listeners.append(runtime)
@@ -57,7 +60,10 @@ async def run_runtime(
         }
 
     state.status_providers.append(status)
-    await runtime.serve(task_status=task_status)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(counting.serve)
+        await nursery.start(runtime.serve)
+        task_status.started()
 
 
 def components() -> list[Component]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,8 @@ from cloacinactl.store.packages import change_marker
 from cloacinactl.store.secrets import Vault
 
 SERVICE = "cloacina-server"
+# told (tenant, {execution id: result or None}) when executions finish on this server
+FinishedHook = Callable[[str, Mapping[str, Any]], None]
 # how often each tenant checks whether the stored packages changed (cheap: one query)
 CHANGE_CHECK_S = 1.0
 
@@ -77,8 +79,10 @@ class TenantRuntime:
         drain_timeout_s: float,
         settings: DaemonConfig,
         secrets: SecretSource | None = None,
+        on_finished: FinishedHook | None = None,
     ) -> None:
         self.name = name
+        self.on_finished = on_finished  # told (tenant, {execution id: result}) after runs end here
         self.secrets = secrets  # secrets: where tasks' secret slots get their values
         self.store = store
         self.cache_dir = cache_dir
@@ -156,6 +160,9 @@ class TenantRuntime:
                     poll.execution_finished(execution_id)
 
             runner.executor.on_finished(release)
+            hook = self.on_finished
+            if hook is not None:
+                runner.executor.on_finished(lambda done: hook(self.name, done))
             book = ScheduleBook(store, cron, poll, targets)
             self.schedules = ServerSchedules(book, store)
             self.reconciler = Reconciler(host, self.schedules, settle_s=0.0)
@@ -304,8 +311,10 @@ class ServerRuntime:
         drain_timeout_s: float = 30.0,
         settings: DaemonConfig | None = None,
         secret_kek: bytes | None = None,
+        on_finished: FinishedHook | None = None,
     ) -> None:
         self.cache_root = cache_root
+        self.on_finished = on_finished
         # secrets: each tenant's tasks open its secrets with this KEK (None: none)
         self.vault = None if secret_kek is None else Vault(secret_kek)
         self.workers = workers or default_workers()
@@ -350,6 +359,7 @@ class ServerRuntime:
             drain_timeout_s=self.drain_timeout_s,
             settings=self.settings,
             secrets=None if self.vault is None else self.vault.source(name),
+            on_finished=self.on_finished,
         )
         self.tenants[name] = runtime
         try:
