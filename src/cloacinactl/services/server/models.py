@@ -23,6 +23,10 @@ def rfc3339(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+# past any real table, and inside every backend's 64-bit integers
+MAX_OFFSET = 1_000_000_000
+
+
 @dataclass(frozen=True)
 class Page:
     limit: int
@@ -31,7 +35,7 @@ class Page:
 
 def page(
     limit: int = Query(50, ge=1, le=1000, description="Page size, 1-1000."),
-    offset: int = Query(0, ge=0, description="Rows to skip."),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET, description="Rows to skip."),
 ) -> Page:
     """``limit`` / ``offset`` query parameters; out of range is 400 ``invalid_pagination``."""
     return Page(limit, offset)
