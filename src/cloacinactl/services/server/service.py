@@ -123,7 +123,10 @@ class ServerService:
 
     async def drain(self) -> None:
         """SIGTERM: stop accepting, let in-flight requests finish, then drain each
-        tenant's executions (listeners with a ``drain()``); the supervisor bounds it."""
+        tenant's executions (listeners with a ``drain()``); the supervisor bounds it.
+        Open event streams end first, so they do not hold the drain up."""
+        if self.state is not None:
+            self.state.stopping.set()
         self._stop_http.set()
         await self._http_done.wait()
         logger.info("server drain: HTTP requests finished")

@@ -69,6 +69,8 @@ class ServerState:
         self.trusted_keys: tuple[Any, ...] = ()
         # each tenant's engine, schedules and graphs (components.run_runtime sets it)
         self.runtime: ServerRuntime | None = None
+        # set when SIGTERM starts the drain: long-lived answers (event streams) end
+        self.stopping = trio.Event()
         self._tenants_lock = trio.Lock()
 
     # -- tenants --------------------------------------------------------------------
