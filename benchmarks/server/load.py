@@ -27,11 +27,17 @@ class Result:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-def request_bytes(host: str, port: int, path: str, key: str | None) -> bytes:
-    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: keep-alive"]
+def request_bytes(
+    host: str, port: int, path: str, key: str | None, body: bytes | None = None
+) -> bytes:
+    """A GET, or with ``body`` a POST of that JSON."""
+    method = "GET" if body is None else "POST"
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: keep-alive"]
     if key:
         lines.append(f"Authorization: Bearer {key}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+    if body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
 
 
 async def _read_response(stream: trio.SocketStream, buf: bytearray) -> int:
@@ -58,9 +64,18 @@ async def _read_response(stream: trio.SocketStream, buf: bytearray) -> int:
 
 
 async def run_load(
-    host: str, port: int, path: str, key: str | None, clients: int, seconds: float
+    host: str,
+    port: int,
+    path: str,
+    key: str | None,
+    clients: int,
+    seconds: float,
+    body: bytes | None = None,
+    expect: int = 200,
 ) -> Result:
-    request = request_bytes(host, port, path, key)
+    """``clients`` connections sending ``path`` (a POST of ``body`` when given) for
+    ``seconds``; an answer other than ``expect`` counts as an error."""
+    request = request_bytes(host, port, path, key, body)
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -80,7 +95,7 @@ async def run_load(
                     except (ConnectionError, trio.BrokenResourceError):
                         break
                     latencies.append(time.perf_counter() - t0)
-                    if status != 200:
+                    if status != expect:
                         errors += 1
 
     started = time.perf_counter()
