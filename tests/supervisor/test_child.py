@@ -22,6 +22,7 @@ from cloacinactl.supervisor import (
     spawn_group,
     terminate_group,
 )
+from cloacinactl.supervisor.child import ChildFatal
 
 PY = sys.executable
 
@@ -154,10 +155,13 @@ async def test_backoff_schedule_in_virtual_time(autojump_clock: trio.testing.Moc
     spec = ChildSpec(name="crasher", argv=[PY, "-c", "raise SystemExit(1)"], backoff=policy)
     child = SupervisedChild(spec)
     started = trio.current_time()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(child.run)
-        await child.wait_state(ChildState.FATAL)
-        nursery.cancel_scope.cancel()
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(child.run)
+            await child.wait_state(ChildState.FATAL)
+            nursery.cancel_scope.cancel()
+    except* ChildFatal:
+        pass  # run() may end by raising it before wait_state() sees FATAL (a race under load)
     # Delays after crashes 1..4: 0 (immediate), 10, 20, 40; the 5th crash is FATAL.
     assert trio.current_time() - started == pytest.approx(70, abs=0.5)
     assert child.generation == 5 and child.restarts == 4
