@@ -98,6 +98,8 @@ class TenantRuntime:
         self.reconciler: Reconciler[LoadedPackage] | None = None
         self.mirror = ArchiveMirror(store, cache_dir / "archives")
         self.last_report: PassReport | None = None
+        # workflow name -> definition of what is loaded here (refreshed by each reconcile)
+        self._definitions: dict[str, WorkflowDef] = {}
         self.accepting = False
         self._scope = trio.CancelScope()
         self._schedulers = trio.CancelScope()
@@ -218,7 +220,13 @@ class TenantRuntime:
             report = await self.reconciler.reconcile([self.mirror.folder])
             await self.schedules.refresh_paused()
             self.last_report = report
+            self._definitions = self._loaded_definitions()
             return report
+
+    def _loaded_definitions(self) -> dict[str, WorkflowDef]:
+        host = self.host
+        packages = host.packages() if host is not None else []
+        return {wf.name: wf for package in packages for wf in package.workflows()}
 
     def request_reconcile(self) -> None:
         self._wake.set()
@@ -263,15 +271,14 @@ class TenantRuntime:
         }
         return await self.execute(workflow, context, origin="manual")
 
-    def definition(self, name: str) -> WorkflowDef | None:
-        """The loaded definition of workflow ``name`` here (None: not loaded)."""
-        if self.host is None:
-            return None
-        for package in self.host.packages():
-            for workflow in package.workflows():
-                if workflow.name == name:
-                    return workflow
-        return None
+    async def definition(self, name: str) -> WorkflowDef | None:
+        """The loaded definition of workflow ``name`` here; a name not loaded yet gets
+        one reconcile first (stored or built elsewhere moments ago). None: not loaded."""
+        found = self._definitions.get(name)
+        if found is None:
+            await self.reconcile()
+            found = self._definitions.get(name)
+        return found
 
     def load_error(self, package_id: str) -> str | None:
         """Why the stored package ``package_id`` failed to load here (None: it did not)."""

@@ -83,17 +83,19 @@ class ServerState:
 
     def tenant_runtime(self, name: str) -> TenantRuntime:
         """The running engine of ``name``; 503 ``tenant_not_running`` while it starts or stops."""
-        from cloacinactl.errors import NotFoundError
-
-        self.tenant_store(name)
-        if self.runtime is None:
-            raise ApiError(503, "tenant_not_running", "this server runs no workflows yet")
-        try:
-            return self.runtime.tenant(name)
-        except NotFoundError:
+        found = self.running_tenant(name)
+        if found is None:
             raise ApiError(
                 503, "tenant_not_running", f"tenant {name!r} is starting or stopping; retry"
-            ) from None
+            )
+        return found
+
+    def running_tenant(self, name: str) -> TenantRuntime | None:
+        """The engine of ``name`` if it runs here now (404 for an unknown tenant). When it
+        does not, a change written to the database reaches it as it starts."""
+        self.tenant_store(name)
+        found = self.runtime.tenants.get(name) if self.runtime is not None else None
+        return found if found is not None and found.accepting else None
 
     async def ensure_tenant(self, name: str) -> Store:
         """The store of ``name``, opening it when another server created the tenant."""

@@ -20,25 +20,21 @@ A schedule is addressed by its trigger name, else by the workflow it starts
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import trio
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from cloacinactl.errors import NotFoundError, UserError
 from cloacinactl.services.server.auth import authorized
 from cloacinactl.services.server.errors import ApiError
-from cloacinactl.services.server.inputs import checked_context
 from cloacinactl.services.server.models import Page, StrictBody, errors, page
 from cloacinactl.services.server.routes.workflows import InputSlot
-from cloacinactl.services.server.state import ServerState, state_of
+from cloacinactl.services.server.runs import start_run
+from cloacinactl.services.server.state import state_of
 from cloacinactl.store import Store
 from cloacinactl.store import triggers as tr
 from cloacinactl.store.workflows import find_workflow
-
-if TYPE_CHECKING:
-    from cloacinactl.services.server.runtime import TenantRuntime
 
 router = APIRouter(dependencies=[Depends(authorized)], tags=["triggers"])
 
@@ -153,14 +149,6 @@ def _trigger_name(schedule: Any) -> str:
     return str(schedule.trigger_name or schedule.workflow_name)
 
 
-def _running(state: ServerState, tenant: str) -> TenantRuntime | None:
-    """The tenant's engine if it runs here now (else it reads the database when it starts)."""
-    try:
-        return state.tenant_runtime(tenant)
-    except ApiError:
-        return None
-
-
 # -- routes ------------------------------------------------------------------------------
 
 
@@ -229,7 +217,7 @@ async def _set_paused(
     await trio.to_thread.run_sync(
         store.write, lambda c: tr.set_trigger_paused(c, schedule.id, paused, now)
     )
-    runtime = _running(state, tenant)
+    runtime = state.running_tenant(tenant)
     if runtime is not None and runtime.schedules is not None:
         await runtime.schedules.refresh_paused()
     return TriggerPauseResponse(
@@ -261,30 +249,6 @@ async def resume_trigger(request: Request, tenant: str, name: str) -> TriggerPau
     return await _set_paused(request, tenant, name, False)
 
 
-async def _fire(
-    state: ServerState, tenant: str, schedule: Any, event: dict[str, Any]
-) -> FiredExecution:
-    """Check ``event`` against the workflow's params and start it; errors as envelopes."""
-    runtime = state.tenant_runtime(tenant)
-    workflow = str(schedule.workflow_name)
-    definition = runtime.definition(workflow)
-    if definition is None:
-        await runtime.reconcile()  # loaded by another server moments ago: load it here
-        definition = runtime.definition(workflow)
-    if definition is None:
-        raise ApiError(404, "workflow_not_found", f"workflow {workflow!r} is not loaded")
-    context = await checked_context(state, tenant, definition, event)
-    try:
-        execution_id = await runtime.fire(workflow, _trigger_name(schedule), context)
-    except NotFoundError as exc:
-        raise ApiError(404, "workflow_not_found", exc.message) from None
-    except UserError as exc:
-        if "paused" in exc.message:
-            raise ApiError(409, "workflow_paused", exc.message) from None
-        raise ApiError(400, "invalid_request", exc.message) from None
-    return FiredExecution(workflow_name=workflow, execution_id=execution_id)
-
-
 @router.post(
     "/v1/tenants/{tenant}/triggers/{name}/fire",
     operation_id="fire_trigger",
@@ -298,7 +262,8 @@ async def fire_trigger(
     state = state_of(request)
     schedule = await _schedule(state.tenant_store(tenant), name)
     event = (body.event if body is not None else None) or {}
-    fired = await _fire(state, tenant, schedule, event)
-    return FireTriggerResponse(
-        tenant_id=tenant, trigger=_trigger_name(schedule), fired=1, executions=[fired]
-    )
+    workflow = str(schedule.workflow_name)
+    trigger = _trigger_name(schedule)
+    execution_id = await start_run(state, tenant, workflow, event, trigger=trigger)
+    fired = FiredExecution(workflow_name=workflow, execution_id=execution_id)
+    return FireTriggerResponse(tenant_id=tenant, trigger=trigger, fired=1, executions=[fired])

@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from loguru import logger
 from pydantic import BaseModel, Field
 
-from cloacinactl.errors import NotFoundError, UserError
+from cloacinactl.errors import NotFoundError
 from cloacinactl.packages import PackageError
 from cloacinactl.packages.errors import (
     BadSignatureError,
@@ -37,8 +37,8 @@ from cloacinactl.packages.errors import (
 )
 from cloacinactl.services.server.auth import authorized
 from cloacinactl.services.server.errors import ApiError
-from cloacinactl.services.server.inputs import checked_context
 from cloacinactl.services.server.models import StrictBody, errors
+from cloacinactl.services.server.runs import start_run
 from cloacinactl.services.server.sources import source_files
 from cloacinactl.services.server.state import ServerState, state_of
 from cloacinactl.services.server.uploads import CheckedUpload, check_upload
@@ -250,9 +250,8 @@ def _store_checked(
 async def _load_here(state: ServerState, tenant: str, store: Store, package_id: str) -> None:
     """Load a directly registered package now; if it does not load, take it back out
     and answer 400 with the reason (nothing of it stays stored)."""
-    try:
-        runtime = state.tenant_runtime(tenant)
-    except ApiError:
+    runtime = state.running_tenant(tenant)
+    if runtime is None:
         return  # the tenant's engine starts and loads it from the database
     await runtime.reconcile()
     error = runtime.load_error(package_id)
@@ -320,25 +319,15 @@ async def execute_workflow(
     view = await _view(store, name)
     if view.package.paused:
         raise ApiError(409, "workflow_paused", f"workflow {view.workflow_name!r} is paused")
-    runtime = state.tenant_runtime(tenant)
-    workflow = runtime.definition(view.workflow_name)
-    if workflow is None:
-        await runtime.reconcile()  # built elsewhere moments ago: load it now
-        workflow = runtime.definition(view.workflow_name)
-    if workflow is None:
+    if view.package.build_status != "success":
         raise ApiError(
             404,
             "workflow_not_found",
             f"workflow {view.workflow_name!r} is not runnable (build status:"
             f" {view.package.build_status})",
         )
-    context = await checked_context(state, tenant, workflow, (body.context if body else None) or {})
-    try:
-        execution_id = await runtime.execute(view.workflow_name, context)
-    except NotFoundError as exc:
-        raise ApiError(404, "workflow_not_found", exc.message) from None
-    except UserError as exc:
-        raise ApiError(409, "workflow_paused", exc.message) from None
+    context = (body.context if body else None) or {}
+    execution_id = await start_run(state, tenant, view.workflow_name, context)
     return ExecuteResponse(
         execution_id=execution_id,
         workflow_name=view.workflow_name,
@@ -347,12 +336,14 @@ async def execute_workflow(
     )
 
 
-async def _set_paused(request: Request, tenant: str, name: str, paused: bool) -> Any:
+async def _set_paused(
+    request: Request, tenant: str, name: str, paused: bool
+) -> WorkflowPauseResponse:
     state = state_of(request)
     store = state.tenant_store(tenant)
     view = await _view(store, name)
     await trio.to_thread.run_sync(store.write, lambda c: set_workflow_paused(c, view, paused))
-    runtime = state.runtime.tenants.get(tenant) if state.runtime is not None else None
+    runtime = state.running_tenant(tenant)
     if runtime is not None:
         runtime.forget_workflow(view.workflow_name)
     return WorkflowPauseResponse(
@@ -371,8 +362,7 @@ async def _set_paused(request: Request, tenant: str, name: str, paused: bool) ->
 )
 async def pause_workflow(request: Request, tenant: str, name: str) -> WorkflowPauseResponse:
     """New runs are refused (409 ``workflow_paused``); running ones finish."""
-    result: WorkflowPauseResponse = await _set_paused(request, tenant, name, True)
-    return result
+    return await _set_paused(request, tenant, name, True)
 
 
 @router.post(
@@ -382,8 +372,7 @@ async def pause_workflow(request: Request, tenant: str, name: str) -> WorkflowPa
 )
 async def resume_workflow(request: Request, tenant: str, name: str) -> WorkflowPauseResponse:
     """Runs are accepted again."""
-    result: WorkflowPauseResponse = await _set_paused(request, tenant, name, False)
-    return result
+    return await _set_paused(request, tenant, name, False)
 
 
 @router.delete(
@@ -404,8 +393,8 @@ async def delete_workflow(
 
 async def reconcile_soon(state: ServerState, tenant: str) -> None:
     """Apply a stored change to this server's engine now (other servers follow on their tick)."""
-    runtime = state.runtime.tenants.get(tenant) if state.runtime is not None else None
-    if runtime is not None and runtime.accepting:
+    runtime = state.running_tenant(tenant)
+    if runtime is not None:
         await runtime.reconcile()
 
 

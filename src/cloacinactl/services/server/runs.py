@@ -1,0 +1,43 @@
+"""Starting a run from a route: the one path of ``execute`` and a trigger's ``fire``.
+
+The workflow must be loaded in the tenant's engine here, its input passes the
+declared-params and secret-binding check (``inputs.checked_context``), and the
+engine's refusals become envelopes: not loaded 404 ``workflow_not_found``,
+paused 409 ``workflow_paused``, anything else the caller got wrong 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cloacinactl.errors import NotFoundError, UserError
+from cloacinactl.services.server.errors import ApiError
+from cloacinactl.services.server.inputs import checked_context
+from cloacinactl.services.server.state import ServerState
+
+
+async def start_run(
+    state: ServerState,
+    tenant: str,
+    workflow: str,
+    context: Mapping[str, Any],
+    *,
+    trigger: str | None = None,
+) -> str:
+    """Start ``workflow`` (as a manual fire of ``trigger`` when given); its execution id."""
+    runtime = state.tenant_runtime(tenant)
+    definition = await runtime.definition(workflow)
+    if definition is None:
+        raise ApiError(404, "workflow_not_found", f"workflow {workflow!r} is not loaded")
+    checked = await checked_context(state, tenant, definition, context)
+    try:
+        if trigger is None:
+            return await runtime.execute(workflow, checked)
+        return await runtime.fire(workflow, trigger, checked)
+    except NotFoundError as exc:
+        raise ApiError(404, "workflow_not_found", exc.message) from None
+    except UserError as exc:
+        if "paused" in exc.message:
+            raise ApiError(409, "workflow_paused", exc.message) from None
+        raise ApiError(400, "invalid_request", exc.message) from None
