@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict
 
+from cloacinactl.services.server.errors import ApiError
+
 
 class StrictBody(BaseModel):
     """A request body: unknown fields are a 400, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def uuid_param(text: str, what: str) -> str:
+    """A path id in canonical UUID form; 400 ``invalid_<what>_id`` when it is not one."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise ApiError(400, f"invalid_{what}_id", f"{what} id {text!r} is not a UUID") from None
 
 
 def rfc3339(value: dt.datetime | None) -> str | None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Annotated, Any, TypeVar
@@ -37,7 +36,7 @@ from cloacinactl.config.duration import parse_duration
 from cloacinactl.errors import NotFoundError, UserError
 from cloacinactl.services.server.auth import authorized
 from cloacinactl.services.server.errors import ApiError
-from cloacinactl.services.server.models import Page, errors, page
+from cloacinactl.services.server.models import Page, errors, page, uuid_param
 from cloacinactl.services.server.state import state_of
 from cloacinactl.store import Store
 from cloacinactl.store import executions as ex
@@ -126,12 +125,7 @@ class ExecutionTasksResponse(BaseModel):
 
 def execution_id_of(exec_id: str) -> str:
     """The canonical form of a path's execution id; 400 ``invalid_execution_id``."""
-    try:
-        return str(uuid.UUID(exec_id))
-    except ValueError:
-        raise ApiError(
-            400, "invalid_execution_id", f"execution id {exec_id!r} is not a UUID"
-        ) from None
+    return uuid_param(exec_id, "execution")
 
 
 def parse_since(text: str, now: dt.datetime) -> dt.datetime:

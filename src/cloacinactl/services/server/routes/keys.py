@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Literal
 
 import trio
@@ -13,7 +12,7 @@ from sqlalchemy import Connection
 from cloacinactl.services.server.auth import CurrentKey, authorized
 from cloacinactl.services.server.authz import Role
 from cloacinactl.services.server.errors import ApiError
-from cloacinactl.services.server.models import StrictBody, errors, rfc3339
+from cloacinactl.services.server.models import StrictBody, errors, rfc3339, uuid_param
 from cloacinactl.services.server.state import ServerState, state_of
 from cloacinactl.store import control as ctl
 
@@ -78,10 +77,7 @@ def key_info(row: ctl.KeyRow) -> KeyInfo:
 
 
 def _key_id(text: str) -> str:
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        raise ApiError(400, "invalid_key_id", "key id must be a UUID") from None
+    return uuid_param(text, "key")
 
 
 async def _create(state: ServerState, body: CreateKeyRequest, tenant: str) -> KeyCreatedResponse:

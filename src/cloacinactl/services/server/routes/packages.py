@@ -8,7 +8,6 @@ removes its archive, artifact and schedules, and this server unloads it at once.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import trio
@@ -18,7 +17,7 @@ from pydantic import BaseModel
 from cloacinactl.errors import NotFoundError
 from cloacinactl.services.server.auth import CurrentKey, Principal
 from cloacinactl.services.server.errors import ApiError
-from cloacinactl.services.server.models import errors
+from cloacinactl.services.server.models import errors, uuid_param
 from cloacinactl.services.server.routes.workflows import reconcile_soon
 from cloacinactl.services.server.state import state_of
 from cloacinactl.store import Store
@@ -83,13 +82,6 @@ async def _tenant(request: Request, principal: Principal, tenant: str | None) ->
     return name, await state_of(request).ensure_tenant(name)
 
 
-def _package_id(text: str) -> str:
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        raise ApiError(400, "invalid_package_id", "a package id is a UUID") from None
-
-
 async def _row(store: Store, package_id: str) -> PackageRow:
     try:
         row: PackageRow = await trio.to_thread.run_sync(
@@ -118,7 +110,7 @@ async def get_tenant_package(
 ) -> PackageInfo:
     """One package: version, build status and build error."""
     name, store = await _tenant(request, principal, tenant)
-    return _info(await _row(store, _package_id(package_id)), name)
+    return _info(await _row(store, uuid_param(package_id, "package")), name)
 
 
 @router.delete("/v1/packages/{package_id}", operation_id="delete_package", responses=errors(404))
@@ -127,7 +119,7 @@ async def delete_tenant_package(
 ) -> PackageDeleted:
     """Delete a package, its archive and its schedules; running executions finish."""
     name, store = await _tenant(request, principal, tenant)
-    pid = _package_id(package_id)
+    pid = uuid_param(package_id, "package")
     row = await _row(store, pid)
     try:
         await trio.to_thread.run_sync(store.write, lambda c: delete_package(c, pid))
