@@ -43,17 +43,10 @@ async def run_runtime(
     state.tenant_listeners.append(runtime)
 
     async def status() -> dict[str, Any]:
-        from cloacinactl.store.executions import count_active
-
         tenants = runtime.status()
-        active = 0
-        for name in tenants:
-            store = state.stores.get(name)
-            if store is not None:
-                active += await trio.to_thread.run_sync(store.read, count_active)
         return {
             "packages_loaded": sum(t["packages_loaded"] for t in tenants.values()),
-            "active_executions": active,
+            "active_executions": await counting.active_executions(),
             "workers": sum(t["workers"] for t in tenants.values()),
             "workers_per_tenant": runtime.workers,
             "tenant_runtimes": tenants,

@@ -10,7 +10,7 @@ off the engine's hot path, and refreshes the ``active`` gauges every
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -104,10 +104,16 @@ class RunMetrics:
             for state, seconds in tasks:
                 self.metrics.task_finished(state, seconds)
 
-    async def _refresh_gauges(self) -> None:
-        workflows = tasks = 0
+    async def active_executions(self) -> int:
+        """Executions not yet finished, across this server's tenants (from the database)."""
+        return await self._count(count_active)
+
+    async def _count(self, query: Callable[[Connection], int]) -> int:
+        total = 0
         for store in list(self.stores.values()):
-            workflows += await trio.to_thread.run_sync(store.read, count_active)
-            tasks += await trio.to_thread.run_sync(store.read, running_tasks)
-        self.metrics.active_workflows.set(workflows)
-        self.metrics.active_tasks.set(tasks)
+            total += await trio.to_thread.run_sync(store.read, query)
+        return total
+
+    async def _refresh_gauges(self) -> None:
+        self.metrics.active_workflows.set(await self.active_executions())
+        self.metrics.active_tasks.set(await self._count(running_tasks))

@@ -8,8 +8,6 @@ removes its archive, artifact and schedules, and this server unloads it at once.
 
 from __future__ import annotations
 
-from typing import Any
-
 import trio
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
@@ -17,7 +15,7 @@ from pydantic import BaseModel
 from cloacinactl.errors import NotFoundError
 from cloacinactl.services.server.auth import CurrentKey, Principal
 from cloacinactl.services.server.errors import ApiError
-from cloacinactl.services.server.models import errors, uuid_param
+from cloacinactl.services.server.models import errors, rfc3339, uuid_param
 from cloacinactl.services.server.routes.workflows import reconcile_soon
 from cloacinactl.services.server.state import state_of
 from cloacinactl.store import Store
@@ -58,7 +56,6 @@ class PackageDeleted(BaseModel):
 
 
 def _info(row: PackageRow, tenant: str) -> PackageInfo:
-    data: dict[str, Any] = row.to_dict()
     return PackageInfo(
         id=row.id,
         tenant_id=tenant,
@@ -70,8 +67,8 @@ def _info(row: PackageRow, tenant: str) -> PackageInfo:
         build_status=row.build_status,
         build_error=row.build_error,
         paused=row.paused,
-        created_at=data["created_at"],
-        updated_at=data["updated_at"],
+        created_at=rfc3339(row.created_at) or "",
+        updated_at=rfc3339(row.updated_at) or "",
     )
 
 
