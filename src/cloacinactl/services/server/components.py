@@ -23,19 +23,17 @@ async def run_runtime(
     state: ServerState, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Each tenant's engine, worker pool, schedules and graphs (``ServerRuntime``)."""
-    from cloacinactl.config import load_config
     from cloacinactl.services.server.runmetrics import RunMetrics
     from cloacinactl.services.server.runtime import ServerRuntime
 
     config = state.config
-    settings = await trio.to_thread.run_sync(load_config, config.home)
     counting = RunMetrics(state.metrics, state.stores)
     runtime = ServerRuntime(
         config.home.root / "server-cache",
         workers=config.workers,
         reconcile_interval_s=float(config.reconcile_interval_s),
         drain_timeout_s=config.shutdown_timeout_s,
-        settings=settings.daemon,
+        settings=config.engine_settings,
         secret_kek=config.secret_kek,
         on_finished=counting.finished,
     )

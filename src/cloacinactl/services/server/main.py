@@ -114,7 +114,8 @@ def parse(argv: Sequence[str]) -> ServerServiceConfig:
         trusted_key_paths=tuple(Path(p).expanduser().absolute() for p in args.trusted_key),
         database_url_from_config=not given_url,
         secret_kek=kek_from_env(os.environ),
-        workers=args.workers,  # a malformed KEK stops the start (exit 1)
+        workers=args.workers,
+        engine_settings=settings.daemon,  # a malformed KEK stops the start (exit 1)
     )
 
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from loguru import logger
 
 from cloacinactl.config.logfilter import LogFilter, resolve_filter
+from cloacinactl.config.schema import DaemonConfig
 from cloacinactl.errors import UserError
 from cloacinactl.services.http import serve_http
 from cloacinactl.store import Store
@@ -47,6 +48,8 @@ class ServerServiceConfig(ServiceConfig):
     secret_kek: bytes | None = field(default=None, repr=False)
     # worker processes per tenant (None: max(2, CPUs))
     workers: int | None = None
+    # the engine and scheduler settings of config.toml's [daemon] table, read once at start
+    engine_settings: DaemonConfig = field(default_factory=DaemonConfig)
 
 
 class ServerService:
