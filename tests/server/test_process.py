@@ -1,4 +1,5 @@
-"""The server process: READY=1 only when usable, SIGTERM drain, SIGHUP, request log, OTel."""
+"""The server process: READY=1 only when usable, SIGTERM drain, SIGHUP, request log
+(tracing: test_tracing.py)."""
 
 from __future__ import annotations
 
@@ -144,19 +145,6 @@ def test_request_log_lines_carry_the_request_id(shared_server: RunningServer) ->
     line = next(r for r in shared_server.log_records() if r.get("request_id") == "trace-me-42")
     assert "path=/v1/auth/whoami" in line["message"] and "status=200" in line["message"]
     assert shared_server.key not in shared_server.log.read_text()
-
-
-def test_otel_endpoint_without_the_extra_warns_and_serves(start_server) -> None:
-    try:
-        import opentelemetry.exporter.otlp.proto.grpc
-        import opentelemetry.sdk  # noqa: F401
-
-        pytest.skip("the otel extra is installed")
-    except ImportError:
-        pass
-    srv = start_server(None, env={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317"})
-    assert srv.client().get("/v1/auth/whoami").status_code == 200
-    assert "OpenTelemetry is not installed" in srv.log.read_text()
 
 
 def test_sighup_applies_server_log_level(server: RunningServer) -> None:

@@ -142,8 +142,8 @@ class Sql:
         return self._insert(
             "executions",
             "id, workflow_name, workflow_version, status, input_context, trigger_origin, "
-            "cancel_requested, next_seq, created_at",
-            "?, ?, ?, ?, ?, ?, ?, ?, ?",
+            "cancel_requested, next_seq, created_at, trace_parent",
+            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?",
         )
 
     @property

@@ -40,6 +40,7 @@ class NewExecution:
     registered: Registered
     context: dict[str, Any]
     origin: str = "manual"
+    trace_parent: str | None = None  # W3C traceparent of the request that started it
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ def create_executions(
                 False,
                 1,
                 at,
+                item.trace_parent,
             )
         )
     many(conn, sql.insert_execution, exec_rows)

@@ -214,8 +214,10 @@ class Runner:
         *,
         origin: str = "manual",
         package: str | None = None,
+        trace_parent: str | None = None,
     ) -> str:
-        """Create an execution of the active version of ``workflow``; returns its id."""
+        """Create an execution of the active version of ``workflow``; returns its id.
+        ``trace_parent``: the W3C traceparent its spans are parented under (tracing on)."""
         try:
             ctx = to_json_value(dict(context or {}), "execution context")
         except ValueError as exc:  # ContextError: a value that is not JSON
@@ -232,7 +234,7 @@ class Runner:
         # the busy database thread) per execution
         eid = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
         self._done[eid] = trio.Event()
-        await self.executor.create(ops.NewExecution(eid, reg, ctx, origin))
+        await self.executor.create(ops.NewExecution(eid, reg, ctx, origin, trace_parent))
         return eid
 
     async def result(self, execution_id: str) -> ExecutionResult:

@@ -11,8 +11,9 @@ import datetime as dt
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy import Column, Connection, inspect, select, text
 
 from cloacinactl.store import schema
 
@@ -28,16 +29,26 @@ def _initial(conn: Connection) -> None:
     schema.metadata.create_all(conn, checkfirst=True)
 
 
-def _execution_pause(conn: Connection) -> None:
-    """Executions remember when and why they were paused. A database created by
-    migration 1 after these columns joined the schema has them already."""
+def _add_execution_columns(conn: Connection, *columns: Column[Any]) -> None:
+    """Add ``columns`` of the executions table where missing (a database created by
+    migration 1 after they joined the schema has them already)."""
     name = _schema_of(conn)
     have = {c["name"] for c in inspect(conn).get_columns("executions", schema=name)}
     table = f'"{name}".executions' if name else "executions"
-    for column in (schema.executions.c.paused_at, schema.executions.c.pause_reason):
+    for column in columns:
         if column.name not in have:
             kind = column.type.compile(dialect=conn.dialect)
             conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"))
+
+
+def _execution_pause(conn: Connection) -> None:
+    """Executions remember when and why they were paused."""
+    _add_execution_columns(conn, schema.executions.c.paused_at, schema.executions.c.pause_reason)
+
+
+def _execution_trace(conn: Connection) -> None:
+    """Executions remember the traceparent of the request that started them."""
+    _add_execution_columns(conn, schema.executions.c.trace_parent)
 
 
 def tenant_of(conn: Connection) -> str:
@@ -99,6 +110,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "tenant secrets", _secrets),
     Migration(6, "computation graphs", _graphs),
     Migration(7, "build queue (compiler)", _build_queue),
+    Migration(8, "execution trace parent", _execution_trace),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -141,6 +141,9 @@ executions = Table(
     # the current (or, once cancelled, the last) pause: set by pause, cleared by resume
     Column("paused_at", UtcDateTime),
     Column("pause_reason", Text),
+    # W3C traceparent of the request that started it (tracing on), so whichever server
+    # finishes the execution parents its spans under that request
+    Column("trace_parent", String(64)),
 )
 Index("ix_executions_status", executions.c.status)
 Index("ix_executions_workflow", executions.c.workflow_name, executions.c.created_at)

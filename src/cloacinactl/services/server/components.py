@@ -8,7 +8,7 @@ starts them in order once migrations ran, then announces every tenant.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -28,6 +28,18 @@ async def run_runtime(
 
     config = state.config
     counting = RunMetrics(state.metrics, state.stores)
+    listeners: list[Callable[[str, Mapping[str, Any]], None]] = [counting.finished]
+    spans = None
+    if state.tracer is not None:
+        from cloacinactl.services.server.spans import ExecutionSpans
+
+        spans = ExecutionSpans(state.tracer, state.stores)
+        listeners.append(spans.finished)
+
+    def finished(tenant: str, done: Mapping[str, Any]) -> None:
+        for listener in listeners:
+            listener(tenant, done)
+
     runtime = ServerRuntime(
         config.home.root / "server-cache",
         workers=config.workers,
@@ -35,7 +47,7 @@ async def run_runtime(
         drain_timeout_s=config.shutdown_timeout_s,
         settings=config.engine_settings,
         secret_kek=config.secret_kek,
-        on_finished=counting.finished,
+        on_finished=finished,
     )
     state.runtime = runtime
     state.tenant_listeners.append(runtime)
@@ -53,6 +65,8 @@ async def run_runtime(
     state.status_providers.append(status)
     async with trio.open_nursery() as nursery:
         await nursery.start(counting.serve)
+        if spans is not None:
+            await nursery.start(spans.serve)
         await nursery.start(runtime.serve)
         task_status.started()
 

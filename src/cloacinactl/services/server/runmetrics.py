@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import trio
 from loguru import logger
 from sqlalchemy import Connection, func, select
 
+from cloacinactl.services.server.finished import FinishedQueue
 from cloacinactl.store import Store
 from cloacinactl.store import schema as s
 from cloacinactl.store.executions import ACTIVE, count_active
@@ -70,20 +71,13 @@ class RunMetrics:
     def __init__(self, metrics: Metrics, stores: Mapping[str, Store]) -> None:
         self.metrics = metrics
         self.stores = stores  # the server's tenant stores (live view)
-        self._pending: dict[str, list[str]] = {}
-        self._wake = trio.Event()
-
-    def finished(self, tenant: str, done: Mapping[str, Any]) -> None:
-        """An engine's ``on_finished`` listener (sync, cheap): remember the ids."""
-        self._pending.setdefault(tenant, []).extend(done)
-        self._wake.set()
+        self.queue = FinishedQueue()
+        self.finished = self.queue.finished
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         while True:
-            with trio.move_on_after(GAUGE_EVERY_S):
-                await self._wake.wait()
-            self._wake = trio.Event()
+            await self.queue.wait(GAUGE_EVERY_S)
             try:
                 await self._record_finished()
                 await self._refresh_gauges()
@@ -91,10 +85,9 @@ class RunMetrics:
                 logger.debug("metrics refresh failed: {}", exc)
 
     async def _record_finished(self) -> None:
-        pending, self._pending = self._pending, {}
-        for tenant, ids in pending.items():
+        for tenant, ids in self.queue.take().items():
             store = self.stores.get(tenant)
-            if store is None or not ids:
+            if store is None:
                 continue
             execs, tasks = await trio.to_thread.run_sync(
                 store.read, partial(finished_rows, ids=ids)

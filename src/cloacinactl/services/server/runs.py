@@ -14,6 +14,7 @@ from typing import Any
 from cloacinactl.errors import NotFoundError, UserError
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.inputs import checked_context
+from cloacinactl.services.server.otel import current_traceparent
 from cloacinactl.services.server.state import ServerState
 
 
@@ -31,10 +32,11 @@ async def start_run(
     if definition is None:
         raise ApiError(404, "workflow_not_found", f"workflow {workflow!r} is not loaded")
     checked = await checked_context(state, tenant, definition, context)
+    parent = None if state.tracer is None else current_traceparent()
     try:
         if trigger is None:
-            return await runtime.execute(workflow, checked)
-        return await runtime.fire(workflow, trigger, checked)
+            return await runtime.execute(workflow, checked, trace_parent=parent)
+        return await runtime.fire(workflow, trigger, checked, trace_parent=parent)
     except NotFoundError as exc:
         raise ApiError(404, "workflow_not_found", exc.message) from None
     except UserError as exc:

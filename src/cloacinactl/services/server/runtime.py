@@ -257,19 +257,33 @@ class TenantRuntime:
         return self.runner
 
     async def execute(
-        self, workflow: str, context: Mapping[str, Any], *, origin: str = "manual"
+        self,
+        workflow: str,
+        context: Mapping[str, Any],
+        *,
+        origin: str = "manual",
+        trace_parent: str | None = None,
     ) -> str:
         """Start ``workflow``; NotFoundError if unknown, UserError if paused."""
-        return await self._live_runner().start_execution(workflow, context, origin=origin)
+        return await self._live_runner().start_execution(
+            workflow, context, origin=origin, trace_parent=trace_parent
+        )
 
-    async def fire(self, workflow: str, trigger: str, event: Mapping[str, Any]) -> str:
+    async def fire(
+        self,
+        workflow: str,
+        trigger: str,
+        event: Mapping[str, Any],
+        *,
+        trace_parent: str | None = None,
+    ) -> str:
         """A manual fire of a trigger: its payload plus the trigger's name and time."""
         context = {
             **event,
             "trigger_name": trigger,
             "triggered_at": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
         }
-        return await self.execute(workflow, context, origin="manual")
+        return await self.execute(workflow, context, origin="manual", trace_parent=trace_parent)
 
     async def definition(self, name: str) -> WorkflowDef | None:
         """The loaded definition of workflow ``name`` here; a name not loaded yet gets
