@@ -1,4 +1,5 @@
-"""``cloacinactl graph``: computation graphs on a server — health, accumulators, feeding."""
+"""``cloacinactl graph``: computation graphs on a server (or the local daemon's feed) —
+health, accumulators, feeding."""
 
 from __future__ import annotations
 
@@ -106,8 +107,13 @@ def inject(ctx: Ctx, args: argparse.Namespace) -> None:
 
     The event is checked locally as JSON, then by the server against the
     accumulator's boundary schema (a mismatch names the field, exit 1).
+    --daemon feeds the local daemon instead (through <home>/graphs.sock).
     """
     event = read_json_object(args.event, "--event")
+    if args.daemon:
+        answer = _to_daemon(ctx, {"op": "inject", "accumulator": args.name, "event": event})
+        show_object(ctx, answer, id_field="accumulator")
+        return
     with ctx.client() as client:
         answer = client.post(_path("accumulators", args.name, "inject"), json={"event": event})
     show_object(ctx, answer, id_field="accumulator")
@@ -119,9 +125,33 @@ def fire(ctx: Ctx, args: argparse.Namespace) -> None:
     body: dict[str, Any] = {"mode": "force_fire"}
     if args.inputs is not None:
         body = {"mode": "fire_with", "inputs": read_json_object(args.inputs, "--inputs")}
+    if args.daemon:
+        request = {"op": "fire", "reactor": args.name, "inputs": body.get("inputs")}
+        show_object(ctx, _to_daemon(ctx, request), id_field="reactor")
+        return
     with ctx.client() as client:
         answer = client.post(_path("reactors", args.name, "fire"), json=body)
     show_object(ctx, answer, id_field="reactor")
+
+
+def _to_daemon(ctx: Ctx, request: dict[str, Any]) -> dict[str, Any]:
+    from cloacinactl.engine.graphs.feed import feed_socket_path, send_request
+    from cloacinactl.errors import NotFoundError, TransportError, UserError
+
+    path = feed_socket_path(ctx.home.root)
+    try:
+        answer = send_request(path, request)
+    except (OSError, ValueError) as exc:
+        raise TransportError(
+            f"cannot reach the daemon's graph feed: {exc}",
+            hint="is the daemon running with this --home? (cloacinactl daemon status)",
+        ) from None
+    if answer.get("ok"):
+        return {k: v for k, v in answer.items() if k != "ok"}
+    message = str(answer.get("error") or "the daemon refused the request")
+    if answer.get("code") == "not_found":
+        raise NotFoundError(message)
+    raise UserError(message)
 
 
 def fires(ctx: Ctx, args: argparse.Namespace) -> None:
@@ -161,8 +191,10 @@ def register(noun: Noun) -> None:
     p = noun.verb("inject", inject)
     p.add_argument("name", metavar="NAME", help="Accumulator name.")
     p.add_argument("--event", required=True, metavar="FILE|-", help="The event: JSON file or -.")
+    p.add_argument("--daemon", action="store_true", help="Feed the local daemon, not a server.")
     p = noun.verb("fire", fire)
     p.add_argument("name", metavar="NAME", help="Reactor name.")
     p.add_argument("--inputs", metavar="FILE|-", help="Replace the inputs first (fire_with).")
+    p.add_argument("--daemon", action="store_true", help="Fire in the local daemon.")
     for verb, func in (("fires", fires), ("pause", pause), ("resume", resume)):
         noun.verb(verb, func).add_argument("name", metavar="NAME", help="Reactor name.")

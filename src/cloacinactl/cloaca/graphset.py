@@ -38,6 +38,7 @@ class GraphSet:
     accumulators: dict[str, AccumulatorSpec] = field(default_factory=dict)
     reactors: dict[str, tuple[ReactorDef, bool]] = field(default_factory=dict)
     graphs: dict[str, GraphSpec] = field(default_factory=dict)
+    invocations: list[tuple[str, str]] = field(default_factory=list)  # (task, graph)
 
     def add_accumulator(self, spec: AccumulatorSpec) -> None:
         name = spec.definition.name
@@ -56,6 +57,10 @@ class GraphSet:
         if name in self.graphs:
             raise CloacaError(f"computation graph {name!r} is declared twice")
         self.graphs[name] = spec
+
+    def add_invocation(self, task_id: str, graph: str) -> None:
+        """A ``@cloaca.task(invokes=graph)``; checked by :meth:`finish`."""
+        self.invocations.append((task_id, graph))
 
     def finish(
         self,
@@ -89,6 +94,13 @@ class GraphSet:
                         f" {acc!r}, which is not declared (use @cloaca.passthrough_accumulator"
                         " or another accumulator decorator)"
                     )
+        for task_id, invoked in self.invocations:
+            if invoked not in self.graphs:
+                known = ", ".join(sorted(self.graphs)) or "none"
+                raise CloacaError(
+                    f"task {task_id!r} invokes computation graph {invoked!r}, which the package"
+                    f" does not declare (declared: {known})"
+                )
         for index, meta in enumerate(declared_accumulators):
             acc_name = str(meta.get("name"))
             if acc_name not in self.accumulators:

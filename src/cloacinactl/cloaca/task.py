@@ -114,6 +114,7 @@ def task(
     on_failure: Callable[..., Any] | None = None,
     timeout_s: float | None = None,
     description: str | None = None,
+    invokes: Any = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -135,12 +136,16 @@ def task(
     on_failure: Callable[..., Any] | None = None,
     timeout_s: float | None = None,
     description: str | None = None,
+    invokes: Any = None,
 ) -> Any:
     """Declare a task. Use bare (``@cloaca.task``) or called (``@cloaca.task(id=...)``).
 
     The task is registered into the workflow being declared (the innermost
     ``WorkflowBuilder``, else the workflow the loader is importing) and the
-    function is returned unchanged.
+    function is returned unchanged. ``invokes=`` names a computation graph (or
+    gives its ``ComputationGraphBuilder``) that runs before the function, its
+    result set in the context under the graph's name (see
+    :mod:`cloacinactl.cloaca.invoke`).
     """
 
     def decorate(fn: F) -> F:
@@ -188,7 +193,12 @@ def task(
             has_on_success=on_success is not None,
             has_on_failure=on_failure is not None,
         )
-        spec = registry.TaskSpec(definition, fn, on_success, on_failure)
+        runs: Callable[..., Any] = fn
+        if invokes is not None:  # the graph runs first, its result in the context
+            from cloacinactl.cloaca.invoke import invoking
+
+            runs = invoking(tid, fn, invokes)
+        spec = registry.TaskSpec(definition, runs, on_success, on_failure)
         bucket = registry.current_bucket()
         if bucket is not None:
             bucket.add(spec)

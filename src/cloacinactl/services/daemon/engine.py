@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -25,6 +26,7 @@ from loguru import logger
 from cloacinactl.config.schema import DaemonConfig
 from cloacinactl.engine.cronstore import CronSlots
 from cloacinactl.engine.graphs import GraphRuntime
+from cloacinactl.engine.graphs.feed import feed_socket_path, serve_feed_socket
 from cloacinactl.engine.pooled import PoolTaskRunner
 from cloacinactl.engine.runner import ExecutionResult, Runner
 from cloacinactl.engine.schedules import CronConfig, CronScheduler, PollScheduler
@@ -104,7 +106,7 @@ class SchedulerWorkload:
             await nursery.start(pool.serve)
             await nursery.start(runner.serve)
             graphs = self.graphs = GraphRuntime(store, pool)
-            await nursery.start(self._serve_graphs, graphs)
+            await nursery.start(self._serve_graphs, graphs, config.home.root)
             targets: dict[str, PollTarget] = {}
             self.cron = CronScheduler(
                 CronSlots(store, claimant_id=runner.executor.me.claimant_id),
@@ -161,10 +163,18 @@ class SchedulerWorkload:
                 task_status.started()
 
     async def _serve_graphs(
-        self, graphs: GraphRuntime, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self,
+        graphs: GraphRuntime,
+        home: Path,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         with self._graph_scope:
-            await graphs.serve(task_status=task_status)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(graphs.serve)
+                # <home>/graphs.sock: `graph inject --daemon` feeds the accumulators
+                await nursery.start(serve_feed_socket, feed_socket_path(home), graphs)
+                task_status.started()
 
     async def reload(self, daemon: DaemonService) -> None:
         settings = daemon.config.settings.daemon
