@@ -260,3 +260,94 @@ def test_postgres_upload_wakes_an_idle_compiler(
     started = time.monotonic()
     row = wait_status(db_url, pid, ("success", "failed"), timeout=20)
     assert row.build_status == "success" and time.monotonic() - started < 10
+
+
+HOSTILE = {
+    # name: (import code, what build_error says)
+    "forks": ("import os\nos.fork()", "creating a process (os.fork) is not allowed"),
+    "loops": ("while True:\n    pass", "did not finish within 3s"),
+    "hogs": (
+        "hog = []\nwhile True:\n    hog.append(bytearray(16 * 1024 * 1024))",
+        "exceeded the memory limit of 256 MiB",
+    ),
+    "reads-key": (
+        "open({key!r}).read()",
+        "access to <protected>/compiler-signing-key is not allowed while importing",
+    ),
+    "reads-memory": (
+        "import os\nopen(f'/proc/{{os.getppid()}}/mem', 'rb')",
+        "/mem is not allowed while importing",
+    ),
+    "kills-compiler": (
+        "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
+        "signalling another process (os.kill) is not allowed",
+    ),
+}
+
+
+def test_hostile_packages_fail_their_own_build_and_the_compiler_goes_on(
+    tmp_path: Path, services: Services, db_url: str
+) -> None:
+    """Each package below fails with its reason, on a real compiler (SQLite and
+    PostgreSQL); the same compiler process then builds a good package."""
+    home = tmp_path / "c1"
+    compiler = Compiler(
+        services, home, db_url, "--import-timeout-s", "3", "--import-memory-mb", "256"
+    )
+    key_file = home / "compiler-signing-key"
+    key_before = key_file.read_bytes()
+    ids = {}
+    with open_store(db_url) as store:
+        for name, (code, _) in HOSTILE.items():
+            tasks = code.format(key=str(key_file)) + "\n" + TASKS
+            src = source_archive(tmp_path / name, f"{name}-pkg", tasks=tasks)
+            ids[name] = upload(store, src, f"{name}-pkg")
+        good = upload(store, source_archive(tmp_path / "good", "good-pkg"), "good-pkg")
+    for name, (_, expected) in HOSTILE.items():
+        row = wait_status(db_url, ids[name], ("success", "failed"), timeout=90)
+        assert row.build_status == "failed", name
+        assert expected in (row.build_error or ""), (name, row.build_error)
+        assert str(home) not in (row.build_error or "") + (raw_row(db_url, ids[name])["build_log"])
+        assert raw_row(db_url, ids[name])["build_attempts"] == 1, name  # failed, not swept
+    assert wait_status(db_url, good, ("success", "failed")).build_status == "success"
+    assert compiler.proc.poll() is None  # the same process all along
+    status = compiler.status()
+    assert status["builds_failed"] == len(HOSTILE) and status["builds_succeeded"] == 1
+    assert key_file.read_bytes() == key_before
+    metrics = compiler.metrics()
+    assert f'cloacina_compiler_builds_total{{status="failed"}} {len(HOSTILE)}.0' in metrics
+
+
+def test_backlog_shows_in_status_and_queue_depth_while_building(
+    tmp_path: Path, services: Services
+) -> None:
+    """With builds following one another, /v1/status and the queue-depth gauge count
+    what is still waiting (not what the last idle poll saw)."""
+    db_url = f"sqlite:///{tmp_path / 'c.db'}"
+    compiler = Compiler(services, tmp_path / "c1", db_url)
+    time.sleep(0.5)  # an idle poll or more: the figures start at zero
+    assert compiler.status()["pending"] == 0
+    with open_store(db_url) as store:
+        ids = [
+            upload(
+                store,
+                source_archive(tmp_path / f"s{i}", f"slow-{i}", tasks=SLOW_IMPORT.format(s=5)),
+                f"slow-{i}",
+            )
+            for i in range(3)
+        ]
+    wait_status(db_url, ids[0], ("building",), timeout=30)
+
+    def figures() -> tuple[int, int]:
+        status = compiler.status()
+        return status["pending"], status["building"]
+
+    # the first build takes 5s; its claim, or its next heartbeat (1s), counts the rest
+    wait_for(lambda: figures() == (2, 1), timeout=3, what="pending 2, building 1")
+    assert "cloacina_compiler_queue_depth 2.0" in compiler.metrics()
+    wait_status(db_url, ids[1], ("building",), timeout=30)
+    wait_for(lambda: figures() == (1, 1), timeout=3, what="pending 1, building 1")
+    for pid in ids:
+        assert wait_status(db_url, pid, ("success", "failed")).build_status == "success"
+    wait_for(lambda: compiler.status()["status"] == "idle", timeout=5, what="idle")
+    assert "cloacina_compiler_queue_depth 0.0" in compiler.metrics()

@@ -111,8 +111,26 @@ def test_pip_failure_message_is_the_reason(tmp_path: Path, key, scratch: Path) -
             "import socket\nsocket.create_connection(('127.0.0.1', 5432))",
             "network access (socket.connect) is not allowed",
         ),
+        # the parent's memory holds its signing key, its environment the database URL
+        ("import os\nopen(f'/proc/{os.getppid()}/mem', 'rb')", "/mem is not allowed"),
+        ("import os\nopen('/proc/%d/environ' % os.getppid()).read()", "/environ is not allowed"),
+        ("import os\nos.listdir(f'/proc/{os.getppid()}/fd')", "/fd is not allowed"),
+        ("import os, signal\nos.kill(os.getppid(), 0)", "signalling another process (os.kill)"),
+        ("import os\nos.killpg(1, 0)", "signalling another process (os.killpg)"),
     ],
-    ids=["raises", "loops", "allocates", "forks", "subprocess", "connects"],
+    ids=[
+        "raises",
+        "loops",
+        "allocates",
+        "forks",
+        "subprocess",
+        "connects",
+        "parent-memory",
+        "parent-environ",
+        "parent-fds",
+        "kills-parent",
+        "kills-group",
+    ],
 )
 def test_hostile_imports_fail_with_their_reason(
     tmp_path: Path, key, scratch: Path, code: str, expected: str
@@ -122,6 +140,22 @@ def test_hostile_imports_fail_with_their_reason(
     with pytest.raises(BuildFailed) as info:
         build_archive(source, scratch=scratch, key=key, limits=limits)
     assert expected in info.value.reason
+
+
+def test_import_may_use_its_own_process(tmp_path: Path, key, scratch: Path) -> None:
+    """The fence stops at other processes: /proc/self and signals to itself still work."""
+    tasks = (
+        "import os, signal\n"
+        "assert 'Name:' in open('/proc/self/status').read()\n"
+        "assert open(f'/proc/{os.getpid()}/cmdline', 'rb').read()\n"
+        "os.kill(os.getpid(), 0)\n"
+        "signal.signal(signal.SIGUSR1, signal.SIG_IGN)\n"
+        "os.killpg(os.getpgrp(), signal.SIGUSR1)\n" + TASKS
+    )
+    out = build_archive(
+        source_archive(tmp_path / "src", tasks=tasks), scratch=scratch, key=key, limits=FAST
+    )
+    assert [wf["name"] for wf in out.description["workflows"]] == ["demo_pkg"]
 
 
 def test_import_cannot_read_the_protected_home(tmp_path: Path, key, scratch: Path) -> None:

@@ -107,3 +107,39 @@ def test_upload_through_the_api_is_built_then_runs(
     assert detail["status"] == "Completed", detail
     package = admin.get(f"/v1/packages/{r.json()['package_id']}").json()
     assert package["build_status"] == "success" and package["build_error"] is None
+
+
+def test_failed_build_shows_in_workflow_and_package_inspect(
+    start_server, services: Services, tmp_path: Path, cli
+) -> None:
+    """A package whose import raises: the client's ``workflow inspect`` and ``package
+    inspect`` show ``failed`` and the reason (build paths scrubbed); it does not run."""
+    import json
+
+    db_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    server = start_server(db_url)
+    admin = server.client()
+    Compiler(services, tmp_path / "compiler", db_url)
+    wait_for(lambda: admin.get("/v1/compiler/status").json()["alive"] is True, what="alive")
+    tasks = "raise RuntimeError('no warehouse configured in ' + __file__)\n"
+    files = {"file": ("p.cloacina", source_archive(tmp_path / "src", "api-broken", tasks=tasks))}
+    r = admin.post("/v1/tenants/public/workflows", files=files)
+    assert r.status_code == 201, r.text
+    package_id = r.json()["package_id"]
+    wait_status(db_url, package_id, ("failed", "success"))
+
+    target = ("--server", server.url, "--api-key", server.key)
+    expected = "RuntimeError: no warehouse configured in <build>/"
+    for verb in (("workflow", "inspect", "api-broken"), ("package", "inspect", package_id)):
+        shown = cli(*target, "-o", "json", *verb)
+        assert shown.returncode == 0, shown.stderr
+        doc = json.loads(shown.stdout)
+        assert doc["build_status"] == "failed", doc
+        assert expected in doc["build_error"] and str(tmp_path) not in doc["build_error"]
+        table = cli(*target, *verb)
+        assert table.returncode == 0, table.stderr
+        assert "failed" in table.stdout
+        # the whole error, not the key/value table's cut to the terminal's width
+        assert "\nbuild error:\n  " + doc["build_error"] in table.stdout
+    refused = admin.post("/v1/tenants/public/workflows/api-broken/execute", json={})
+    assert refused.status_code == 404 and "build status: failed" in refused.text

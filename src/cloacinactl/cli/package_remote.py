@@ -18,6 +18,7 @@ from cloacinactl.cli.remote import (
     filtered,
     list_sections,
     note,
+    show_build_error,
     show_list,
     show_object,
 )
@@ -127,6 +128,7 @@ def inspect(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.client() as client:
         detail = client.get(client.path("packages", args.id))
     show_object(ctx, detail, sections=list_sections(detail))
+    show_build_error(ctx, detail)
 
 
 def delete(ctx: Ctx, args: argparse.Namespace) -> None:

@@ -97,6 +97,16 @@ def show_object(
     sys.stdout.flush()
 
 
+def show_build_error(ctx: Ctx, document: Mapping[str, Any]) -> None:
+    """Table view of a package or workflow: a failed build's whole ``build_error`` (the
+    key/value table cuts long values to the terminal's width), indented, at the end."""
+    error = document.get("build_error")
+    if ctx.output != "table" or not error:
+        return
+    body = "\n".join("  " + line for line in str(error).splitlines())
+    print(f"\nbuild error:\n{body}", flush=True)
+
+
 def list_sections(document: Mapping[str, Any]) -> dict[str, tuple[str, None]]:
     """Every field of ``document`` holding a list of objects, as a ``show_object`` section."""
     return {

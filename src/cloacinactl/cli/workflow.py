@@ -11,6 +11,7 @@ from cloacinactl.cli.remote import (
     filtered,
     list_sections,
     read_json_object,
+    show_build_error,
     show_list,
     show_object,
 )
@@ -38,6 +39,7 @@ def inspect(ctx: Ctx, args: argparse.Namespace) -> None:
     with ctx.client() as client:
         detail = client.get(client.tenant_path("workflows", args.name))
     show_object(ctx, detail, id_field="workflow_name", sections=list_sections(detail))
+    show_build_error(ctx, detail)
 
 
 def run(ctx: Ctx, args: argparse.Namespace) -> int:

@@ -12,9 +12,12 @@ ROOT`` does (one JSON answer on stdout). SPEC_JSON holds:
   home with its signing key and the SQLite database.
 
 An audit hook (it cannot be removed once installed) refuses, with a
-``PermissionError`` naming what was tried: opening a denied path; creating
-processes (``fork``, ``exec``, ``posix_spawn``, ``system``, ``subprocess``);
-connecting or sending over a socket (so no database or network access). The
+``PermissionError`` naming what was tried: opening a denied path; opening
+anything under another process's ``/proc/<pid>`` (the compiler's memory holds
+its key, its environment the database URL); creating processes (``fork``,
+``exec``, ``posix_spawn``, ``system``, ``subprocess``); signalling any process
+but itself and its own group; connecting or sending over a socket (so no
+database or network access). The
 parent gives the child an environment without the compiler's variables (no
 database URL, no keys), runs it in its own session and kills the whole group
 afterwards, so a C extension that forks behind the hook's back still loses
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import sys
 from collections.abc import Sequence
@@ -46,13 +50,34 @@ PROCESS_EVENTS = frozenset(
 )
 # Audit events that talk over a socket.
 SOCKET_EVENTS = frozenset({"socket.connect", "socket.sendto", "socket.sendmsg"})
+# Audit events that signal a process or a process group.
+SIGNAL_EVENTS = frozenset({"os.kill", "os.killpg"})
 # Events whose first argument is a path that is being opened or listed.
 PATH_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "shutil.copyfile", "os.chdir"})
 MEMORY_MARK = "sandbox: memory limit"
+# /proc/<pid>/…: another process's memory, environment, command line, open files.
+_PROC_PID = re.compile(r"^/proc/(\d+)(?:/|$)")
 
 
 def _under(path: str, roots: Sequence[str]) -> bool:
     return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
+
+
+def _other_process(path: str) -> bool:
+    """Is ``path`` (a real path) under another process's ``/proc/<pid>``? The compiler's
+    ``/proc/<pid>/mem`` holds its signing key, its ``environ`` the database URL."""
+    found = _PROC_PID.match(path)
+    return found is not None and int(found.group(1)) != os.getpid()
+
+
+def _signals_others(event: str, args: tuple[Any, ...]) -> bool:
+    """``os.kill``/``os.killpg`` aimed anywhere but this process or its own group."""
+    if not args or not isinstance(args[0], int):
+        return True
+    target = args[0]
+    if event == "os.killpg":
+        return target not in (0, os.getpgrp())
+    return target not in (0, os.getpid(), -os.getpgrp())
 
 
 def make_hook(deny: Sequence[str]) -> Any:
@@ -64,11 +89,18 @@ def make_hook(deny: Sequence[str]) -> Any:
             raise PermissionError(f"creating a process ({event}) is not allowed while importing")
         if event in SOCKET_EVENTS:
             raise PermissionError(f"network access ({event}) is not allowed while importing")
+        if event in SIGNAL_EVENTS and _signals_others(event, args):
+            raise PermissionError(
+                f"signalling another process ({event}) is not allowed while importing"
+            )
         if event in PATH_EVENTS and args:
             target = args[0]
             if isinstance(target, bytes):
                 target = os.fsdecode(target)
-            if isinstance(target, str) and roots and _under(os.path.realpath(target), roots):
+            if not isinstance(target, str):
+                return  # a file descriptor: opened under this hook already
+            real = os.path.realpath(target)
+            if (roots and _under(real, roots)) or _other_process(real):
                 raise PermissionError(f"access to {target} is not allowed while importing")
 
     return hook

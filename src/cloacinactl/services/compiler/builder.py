@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 KEY_FILE = "compiler-signing-key"
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 MAX_ATTEMPTS = 3
 
 
@@ -145,7 +146,7 @@ class Builder:
         for store in self.stores.values():
             path = store.url.sqlite_path
             if path is not None:
-                deny += [path, path.with_name(path.name + "-wal")]
+                deny += [path] + [path.with_name(path.name + x) for x in SQLITE_SIDE_FILES]
         return deny
 
     # -- start -----------------------------------------------------------------------
@@ -260,6 +261,7 @@ class Builder:
                     logger.error("compiler: cannot claim in tenant {}: {}", tenant, exc)
                     continue
                 if claim is not None:
+                    await self.recount()  # the queue as it is now: this build and the rest
                     try:
                         await self._build(tenant, store, claim)
                     except Exception as exc:  # e.g. the database went away mid-build
@@ -274,11 +276,27 @@ class Builder:
                 with contextlib.suppress(Exception):
                     total = total + await self.db(store, builds.queue_counts, write=False)
             if built:
+                await self.recount()
                 continue
             self.counts = total
             with trio.move_on_after(self.tunables.poll_interval_ms / 1000):
                 await self.wake.wait()
             self.wake = trio.Event()
+
+    async def recount(self) -> None:
+        """Pending/building across every tenant (``/v1/status``, the queue-depth gauge).
+
+        The idle poll counts as it scans; while builds follow one another (a backlog)
+        this keeps the figures current after each claim, each outcome and each heartbeat.
+        """
+        total = builds.QueueCounts()
+        for tenant, store in list(self.stores.items()):
+            try:
+                total = total + await self.db(store, builds.queue_counts, write=False)
+            except Exception as exc:
+                logger.debug("compiler: cannot count the queue of tenant {}: {}", tenant, exc)
+                return
+        self.counts = total
 
     async def _build(self, tenant: str, store: Store, claim: builds.Claim) -> None:
         flight = InFlight(tenant, claim)
@@ -433,6 +451,8 @@ class Builder:
         }
         await self.db(self.main, lambda c: builds.compiler_heartbeat(c, self.id, **values))
         self.heartbeat_at = now
+        if flight is not None:  # uploads that arrived during a long build
+            await self.recount()
 
     async def _sweeps(self) -> None:
         while True:
