@@ -104,7 +104,8 @@ def _env(home: Path) -> dict[str, str]:
     return env | {"COLUMNS": "120", "LINES": "60", "TERM": "xterm-256color"}
 
 
-def test_tty_redraws_and_q_leaves(tmp_path: Path) -> None:
+@pytest.mark.parametrize("leave", ["q", "ctrl-c"])
+def test_tty_redraws_and_q_or_ctrl_c_leaves(leave: str, tmp_path: Path) -> None:
     home = tmp_path / "home"
     argv = ["--home", str(home), "status", "--watch", "--interval", "0.2", "--timeout", "0.5"]
     child = pexpect.spawn(
@@ -122,7 +123,10 @@ def test_tty_redraws_and_q_leaves(tmp_path: Path) -> None:
         # a second frame is drawn in place (the cursor moves up rather than scrolling on)
         child.expect("\x1b\\[[0-9]*A")
         child.expect("server requests")
-        child.send("q")
+        if leave == "q":
+            child.send("q")
+        else:
+            child.sendintr()
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
