@@ -34,6 +34,10 @@ SQLITE_AUTOCHECKPOINT_PAGES = 20_000  # ~80 MiB of WAL
 TRANSIENT_PG_CODES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock_not_available
 
 
+class WouldBlock(Exception):
+    """A read in the caller's thread would have had to wait for a lock."""
+
+
 def _sqlite_engine(url: DatabaseUrl) -> Engine:
     assert url.sqlite_path is not None
     try:
@@ -161,6 +165,31 @@ class Store:
     def read(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn(conn)`` in one read transaction (a consistent snapshot on SQLite)."""
         return self._run(fn, write=False, attempts=4)
+
+    def read_now(self, fn: Callable[[Connection], T]) -> T:
+        """SQLite: ``read`` that never waits for a lock (raises :class:`WouldBlock`
+        instead), for a short read from a thread that must not block, like an event
+        loop, and that falls back to ``read`` on a worker thread. Reads in WAL mode
+        wait only in rare moments (a checkpoint restarting the log, a recovery)."""
+        if self.backend != "sqlite":
+            raise WouldBlock("only SQLite reads run in the caller's thread")
+        if self.engine.pool.checkedin() == 0:  # type: ignore[attr-defined]
+            # opening a connection may wait (its pragmas take the lock): a thread's job
+            raise WouldBlock("no idle connection")
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA busy_timeout=0")
+            try:
+                conn.exec_driver_sql("BEGIN")
+                try:
+                    return fn(conn)
+                finally:
+                    conn.exec_driver_sql("ROLLBACK")
+            except OperationalError as exc:
+                if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+                    raise WouldBlock(str(exc.orig)) from exc
+                raise
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
     def _run(self, fn: Callable[[Connection], T], *, write: bool, attempts: int) -> T:
         for attempt in range(attempts):

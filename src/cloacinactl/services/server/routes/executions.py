@@ -34,6 +34,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from cloacinactl.config.duration import parse_duration
 from cloacinactl.errors import NotFoundError, UserError
+from cloacinactl.services.server import reads
 from cloacinactl.services.server.auth import authorized
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.models import Page, errors, page, uuid_param
@@ -153,7 +154,7 @@ async def _read(
     """Run ``fn`` in a read of the tenant's store; NotFoundError becomes the 404."""
     store = state_of(request).tenant_store(tenant)
     try:
-        return await trio.to_thread.run_sync(store.read, fn)
+        return await reads.read(store, fn)
     except NotFoundError:
         raise _not_found(execution_id) from None
 
@@ -248,8 +249,8 @@ async def event_messages(
     last = after
     while stopping is None or not stopping.is_set():
         try:
-            status, rows = await trio.to_thread.run_sync(
-                store.read, partial(ex.events_after, execution_id=execution_id, after_seq=last)
+            status, rows = await reads.read(
+                store, partial(ex.events_after, execution_id=execution_id, after_seq=last)
             )
         except Exception as exc:  # the store went away (tenant deleted, database down)
             logger.warning("event stream stopped execution={}: {}", execution_id, exc)

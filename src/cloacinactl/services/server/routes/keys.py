@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
+from cloacinactl.services.server import reads
 from cloacinactl.services.server.auth import CurrentKey, authorized
 from cloacinactl.services.server.authz import Role
 from cloacinactl.services.server.errors import ApiError
@@ -106,9 +107,7 @@ async def _create(state: ServerState, body: CreateKeyRequest, tenant: str) -> Ke
 
 
 async def _list(state: ServerState, tenant: str | None) -> KeyList:
-    rows = await trio.to_thread.run_sync(
-        state.control.read, lambda c: ctl.list_keys(c, tenant=tenant)
-    )
+    rows = await reads.read(state.control, lambda c: ctl.list_keys(c, tenant=tenant))
     return KeyList(items=[key_info(r) for r in rows], total=len(rows))
 
 

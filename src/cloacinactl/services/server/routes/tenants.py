@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-import trio
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from cloacinactl.services.server import reads
 from cloacinactl.services.server.auth import authorized
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.models import StrictBody, errors, rfc3339
@@ -72,7 +72,7 @@ class TenantRemovedResponse(BaseModel):
 async def list_tenants(request: Request) -> TenantList:
     """Every tenant, ``public`` first."""
     state = state_of(request)
-    rows = await trio.to_thread.run_sync(state.control.read, ctl.list_tenants)
+    rows = await reads.read(state.control, ctl.list_tenants)
     items = [TenantSummary(name="public", description="the built-in tenant")]
     items += [
         TenantSummary(name=r.name, description=r.description, created_at=rfc3339(r.created_at))

@@ -26,6 +26,7 @@ import trio
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from cloacinactl.services.server import reads
 from cloacinactl.services.server.auth import authorized
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.models import Page, StrictBody, errors, page
@@ -139,7 +140,7 @@ def _not_found(name: str) -> ApiError:
 
 async def _schedule(store: Store, name: str) -> Any:
     """The schedule ``name`` addresses; 404 ``trigger_not_found``."""
-    row = await trio.to_thread.run_sync(store.read, lambda c: tr.find_trigger(c, name))
+    row = await reads.read(store, lambda c: tr.find_trigger(c, name))
     if row is None:
         raise _not_found(name)
     return row

@@ -35,6 +35,7 @@ from cloacinactl.packages.errors import (
     TamperedArchiveError,
     UntrustedSignerError,
 )
+from cloacinactl.services.server import reads
 from cloacinactl.services.server.auth import authorized
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.models import StrictBody, errors
@@ -157,7 +158,7 @@ def _store(request: Request, tenant: str) -> Store:
 
 
 async def _view(store: Store, name: str) -> WorkflowView:
-    view = await trio.to_thread.run_sync(store.read, lambda c: find_workflow(c, name))
+    view = await reads.read(store, lambda c: find_workflow(c, name))
     if view is None:
         raise ApiError(404, "workflow_not_found", f"workflow {name!r} not found")
     return view
@@ -166,7 +167,7 @@ async def _view(store: Store, name: str) -> WorkflowView:
 @router.get("/v1/tenants/{tenant}/workflows", operation_id="list_workflows")
 async def list_tenant_workflows(request: Request, tenant: str) -> WorkflowList:
     """Every stored package of the tenant with the workflow it declares."""
-    views, total = await trio.to_thread.run_sync(_store(request, tenant).read, list_workflows)
+    views, total = await reads.read(_store(request, tenant), list_workflows)
     items = [WorkflowSummary(**v.summary()) for v in views]
     return WorkflowList(items=items, total=total, tenant_id=tenant)
 
