@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -20,6 +20,7 @@ import trio
 
 from cloacinactl.engine.pooled import PoolTaskRunner
 from cloacinactl.engine.schedules import CronSchedule, CronScheduler, PollScheduler, PollTrigger
+from cloacinactl.engine.taskrun import TaskOutcome, TaskRequest
 from cloacinactl.engine.workers import Source, source_from_dict
 from cloacinactl.packages import LoadedPackage
 from cloacinactl.services.daemon.book import ScheduleBook
@@ -66,12 +67,61 @@ class ServerHost(DaemonHost):
 
 
 class LocalRootRunner(PoolTaskRunner):
-    """Runs package tasks from this server's extracted copy of the package."""
+    """Runs package tasks from this server's extracted copy of the package.
 
-    def __init__(self, pool: Any, roots: dict[str, str]) -> None:
+    A task of a package not loaded here yet (this server has just started, or
+    another server stored the package a moment ago and claimed tasks are faster
+    than the next reconcile) first waits for ``ensure(package_id)`` to load it:
+    it never runs from another server's folder, which may be half written, gone,
+    or on another host. A package that still is not here runs from its stored
+    folder when that exists on this host (a deleted package's in-flight runs),
+    else the attempt fails as ``load_failed`` saying so.
+    """
+
+    def __init__(
+        self,
+        pool: Any,
+        roots: dict[str, str],
+        ensure: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
         super().__init__(pool)
         self.roots = roots
+        self.ensure = ensure
         self._local: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+
+    async def run_task(self, request: TaskRequest) -> TaskOutcome:
+        refusal = await self._not_here(request)
+        if refusal is not None:
+            return refusal
+        return await super().run_task(request)
+
+    async def run_tasks(
+        self, requests: Sequence[TaskRequest], deliver: Callable[[int, TaskOutcome], None]
+    ) -> None:
+        runnable: list[int] = []
+        for index, request in enumerate(requests):
+            refusal = await self._not_here(request)
+            if refusal is None:
+                runnable.append(index)
+            else:
+                deliver(index, refusal)
+        await super().run_tasks(
+            [requests[i] for i in runnable], lambda i, outcome: deliver(runnable[i], outcome)
+        )
+
+    async def _not_here(self, request: TaskRequest) -> TaskOutcome | None:
+        """None when the request's code can run here (after loading its package)."""
+        code = request.code
+        if code.get("kind") != "package" or self.ensure is None:
+            return None
+        package_id = str(code.get("package_id"))
+        if package_id in self.roots or await self.ensure(package_id):
+            return None
+        if Path(str(code.get("root", ""))).is_dir():
+            return None
+        return TaskOutcome.failure(
+            "load_failed", f"package {package_id} is not loaded on this server"
+        )
 
     def _source(self, code: dict[str, Any]) -> Source:
         if code.get("kind") == "package":

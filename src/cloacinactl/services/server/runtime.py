@@ -59,6 +59,8 @@ SERVICE = "cloacina-server"
 FinishedHook = Callable[[str, Mapping[str, Any]], None]
 # how often each tenant checks whether the stored packages changed (cheap: one query)
 CHANGE_CHECK_S = 1.0
+# the longest a claimed task waits for its package to be loaded here
+ENSURE_TIMEOUT_S = 60.0
 
 
 def default_workers() -> int:
@@ -98,6 +100,7 @@ class TenantRuntime:
         self.reconciler: Reconciler[LoadedPackage] | None = None
         self.mirror = ArchiveMirror(store, cache_dir / "archives")
         self.last_report: PassReport | None = None
+        self._roots: dict[str, str] = {}  # package identity id -> extracted folder here
         # workflow name -> definition of what is loaded here (refreshed by each reconcile)
         self._definitions: dict[str, WorkflowDef] = {}
         self.accepting = False
@@ -125,13 +128,13 @@ class TenantRuntime:
         async with trio.open_nursery() as nursery:
             await nursery.start(pool.serve)
             loader = PackageLoader(self.cache_dir / "packages", import_timeout=IMPORT_TIMEOUT_S)
-            roots: dict[str, str] = {}  # filled by the host, read by the task runner
+            roots = self._roots  # filled by the host, read by the task runner
             runner = Runner(
                 store.url.original,
                 tenant=self.name,
                 store=store,
                 workers=self.workers,
-                task_runner=LocalRootRunner(pool, roots),
+                task_runner=LocalRootRunner(pool, roots, self._ensure_loaded),
                 service=SERVICE,
                 secrets=self.secrets,
             )
@@ -214,14 +217,26 @@ class TenantRuntime:
 
     async def reconcile(self) -> PassReport:
         """Mirror the stored archives, then load/unload them; sync paused schedules."""
-        assert self.reconciler is not None and self.schedules is not None
         async with self._lock:
-            await trio.to_thread.run_sync(self.mirror.sync)
-            report = await self.reconciler.reconcile([self.mirror.folder])
-            await self.schedules.refresh_paused()
-            self.last_report = report
-            self._definitions = self._loaded_definitions()
-            return report
+            return await self._reconcile()
+
+    async def _reconcile(self) -> PassReport:
+        assert self.reconciler is not None and self.schedules is not None
+        await trio.to_thread.run_sync(self.mirror.sync)
+        report = await self.reconciler.reconcile([self.mirror.folder])
+        await self.schedules.refresh_paused()
+        self.last_report = report
+        self._definitions = self._loaded_definitions()
+        return report
+
+    async def _ensure_loaded(self, package_id: str) -> bool:
+        """The task runner's question for a package not loaded here: reconcile once
+        (after the one running, if any) and say whether it is loaded now."""
+        async with self._lock:
+            if package_id not in self._roots and self.reconciler is not None:
+                with trio.move_on_after(ENSURE_TIMEOUT_S):
+                    await self._reconcile()
+        return package_id in self._roots
 
     def _loaded_definitions(self) -> dict[str, WorkflowDef]:
         host = self.host
