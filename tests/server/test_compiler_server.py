@@ -3,11 +3,14 @@ queue, and a tenant created through the API is built by the running compiler."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "compiler"))
 
@@ -143,3 +146,94 @@ def test_failed_build_shows_in_workflow_and_package_inspect(
         assert "\nbuild error:\n  " + doc["build_error"] in table.stdout
     refused = admin.post("/v1/tenants/public/workflows/api-broken/execute", json={})
     assert refused.status_code == 404 and "build status: failed" in refused.text
+
+
+def test_a_build_changed_or_signed_by_an_unknown_key_is_not_loaded(
+    start_server, services: Services, tmp_path: Path
+) -> None:
+    """Servers run a compiler's artifact only with a signature by a key recorded on the
+    database (or the operator's): bytes changed after signing, or a signature by
+    another key, keep that package out of every server; the others still run."""
+    import hashlib
+
+    from sqlalchemy import update
+
+    from cloacinactl.packages.signing import signature_document
+    from cloacinactl.store import schema as s
+
+    db_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    server = start_server(db_url, "--reconcile-interval-s", "300")
+    admin = server.client()
+    Compiler(services, tmp_path / "compiler", db_url)
+    wait_for(lambda: admin.get("/v1/compiler/status").json()["alive"] is True, what="alive")
+    ids = {}
+    for name in ("kept-pkg", "changed-pkg", "resigned-pkg"):
+        files = {"file": ("p.cloacina", source_archive(tmp_path / name, name))}
+        r = admin.post("/v1/tenants/public/workflows", files=files)
+        assert r.status_code == 201, r.text
+        ids[name] = r.json()["package_id"]
+    for name in ids:
+        wait_for(
+            lambda name=name: bool(
+                admin.get(f"/v1/tenants/public/workflows/{name}").json()["tasks"]
+            ),
+            timeout=90,
+            what=f"{name} built and loaded",
+        )
+
+    B = s.package_artifacts.c
+    with open_store(db_url) as store:
+        kept = store.read(
+            lambda c: (
+                c.execute(s.package_artifacts.select().where(B.package_id == ids["kept-pkg"]))
+                .one()
+                ._mapping
+            )
+        )
+        other = bytes(kept["archive"])  # a good build, but not the one its signature covers
+        intruder = Ed25519PrivateKey.generate()
+
+        def forge(c: Any) -> None:
+            digest = hashlib.sha256(other).hexdigest()
+            c.execute(
+                update(s.package_artifacts)
+                .where(B.package_id == ids["changed-pkg"])
+                .values(archive=other, sha256=digest, size=len(other))
+            )
+            resigned = c.execute(
+                s.package_artifacts.select().where(B.package_id == ids["resigned-pkg"])
+            ).one()
+            c.execute(
+                update(s.package_artifacts)
+                .where(B.package_id == ids["resigned-pkg"])
+                .values(signature=signature_document(resigned.sha256, intruder))
+            )
+            now = dt.datetime.now(dt.UTC)
+            c.execute(
+                update(s.packages)
+                .where(s.packages.c.id.in_([ids["changed-pkg"], ids["resigned-pkg"]]))
+                .values(updated_at=now)
+            )
+
+        store.write(forge)
+
+    def errors_of(srv: Any) -> dict[str, str]:
+        body = srv.client().get("/v1/health/status").json()
+        return body["tenant_runtimes"]["public"]["errors"]
+
+    second = start_server(db_url, key=server.key)  # a server starting now
+    changed, resigned = (f"{ids[n]}.cloacina" for n in ("changed-pkg", "resigned-pkg"))
+    wait_for(lambda: {changed, resigned} <= set(errors_of(second)), timeout=30, what="refusals")
+    errors = errors_of(second)
+    assert f"{changed} was modified after signing" in errors[changed]
+    assert f"{resigned} is signed by an untrusted key" in errors[resigned]
+    expected = {"kept-pkg": 202, "changed-pkg": 404, "resigned-pkg": 404}
+    for name, code in expected.items():
+        r = second.client().post(f"/v1/tenants/public/workflows/{name}/execute", json={})
+        assert r.status_code == code, (name, r.text)
+    # the running server sees the changed bytes within a change check and drops them;
+    # the bytes it checked and loaded before a new signature was written stay as they were
+    wait_for(lambda: changed in errors_of(server), timeout=30, what="refusal on the first server")
+    assert resigned not in errors_of(server)
+    r = admin.post("/v1/tenants/public/workflows/changed-pkg/execute", json={})
+    assert r.status_code == 404, r.text

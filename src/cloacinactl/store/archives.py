@@ -106,14 +106,24 @@ def read_archive(conn: Connection, package_id: str) -> tuple[bytes, bytes | None
     return bytes(row.archive), None if row.signature is None else bytes(row.signature)
 
 
-def read_runnable(conn: Connection, package_id: str) -> tuple[bytes, bytes | None]:
+@dataclass(frozen=True)
+class Runnable:
+    """The bytes a server loads and how they came to be."""
+
+    data: bytes
+    signature: bytes | None  # the side-car document, when signed
+    built: bool  # the compiler's artifact (signed by a compiler), not the upload itself
+
+
+def read_runnable(conn: Connection, package_id: str) -> Runnable:
     """What a server loads: the compiler's signed artifact when there is one, else the
     uploaded archive (a package registered without a build)."""
     B = s.package_artifacts.c
     built = conn.execute(select(B.archive, B.signature).where(B.package_id == package_id)).first()
     if built is not None:
-        return bytes(built.archive), bytes(built.signature)
-    return read_archive(conn, package_id)
+        return Runnable(bytes(built.archive), bytes(built.signature), True)
+    data, signature = read_archive(conn, package_id)
+    return Runnable(data, signature, False)
 
 
 def package_with_archive(conn: Connection, package_id: str) -> tuple[PackageRow, bytes]:

@@ -23,6 +23,7 @@ async def run_runtime(
     state: ServerState, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Each tenant's engine, worker pool, schedules and graphs (``ServerRuntime``)."""
+    from cloacinactl.services.server.buildtrust import BuildTrust
     from cloacinactl.services.server.runmetrics import RunMetrics
     from cloacinactl.services.server.runtime import ServerRuntime
 
@@ -48,6 +49,7 @@ async def run_runtime(
         settings=config.engine_settings,
         secret_kek=config.secret_kek,
         on_finished=finished,
+        trust=BuildTrust(state.control, lambda: state.trusted_keys),
     )
     state.runtime = runtime
     state.tenant_listeners.append(runtime)

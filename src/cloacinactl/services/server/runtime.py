@@ -32,7 +32,6 @@ from loguru import logger
 from cloacinactl.config.schema import DaemonConfig
 from cloacinactl.engine.cronstore import CronSlots
 from cloacinactl.engine.graphs import GraphRuntime
-from cloacinactl.engine.model import WorkflowDef
 from cloacinactl.engine.runner import ExecutionResult, Runner
 from cloacinactl.engine.secretsource import SecretSource
 from cloacinactl.engine.workers import WorkerPool
@@ -42,6 +41,7 @@ from cloacinactl.services.daemon.adapters import PoolPoller, RunnerStarter
 from cloacinactl.services.daemon.book import PollTarget, ScheduleBook
 from cloacinactl.services.daemon.engine import IMPORT_TIMEOUT_S, POLL_TIMEOUT_S, cron_config
 from cloacinactl.services.reconcile import PassReport, Reconciler
+from cloacinactl.services.server.buildtrust import BuildTrust
 from cloacinactl.services.server.host import (
     LocalRootRunner,
     PausableCron,
@@ -53,6 +53,7 @@ from cloacinactl.services.server.mirror import ArchiveMirror
 from cloacinactl.store import Store
 from cloacinactl.store.packages import change_marker
 from cloacinactl.store.secrets import Vault
+from cloacinactl.engine.model import WorkflowDef
 
 SERVICE = "cloacina-server"
 # told (tenant, {execution id: result or None}) when executions finish on this server
@@ -82,6 +83,7 @@ class TenantRuntime:
         settings: DaemonConfig,
         secrets: SecretSource | None = None,
         on_finished: FinishedHook | None = None,
+        trust: BuildTrust | None = None,
     ) -> None:
         self.name = name
         self.on_finished = on_finished  # told (tenant, {execution id: result}) after runs end here
@@ -98,7 +100,7 @@ class TenantRuntime:
         self.schedules: ServerSchedules | None = None
         self.graphs: GraphRuntime | None = None  # this tenant's computation graphs
         self.reconciler: Reconciler[LoadedPackage] | None = None
-        self.mirror = ArchiveMirror(store, cache_dir / "archives")
+        self.mirror = ArchiveMirror(store, cache_dir / "archives", trust)
         self.last_report: PassReport | None = None
         self._roots: dict[str, str] = {}  # package identity id -> extracted folder here
         # workflow name -> definition of what is loaded here (refreshed by each reconcile)
@@ -311,8 +313,9 @@ class TenantRuntime:
 
     def load_error(self, package_id: str) -> str | None:
         """Why the stored package ``package_id`` failed to load here (None: it did not)."""
-        if self.reconciler is None:
-            return None
+        refused = self.mirror.refused.get(package_id)
+        if refused is not None or self.reconciler is None:
+            return refused
         return self.reconciler.errors().get(self.mirror.path_of(package_id))
 
     def forget_workflow(self, name: str) -> None:
@@ -326,11 +329,14 @@ class TenantRuntime:
             "running": self.accepting,
             "packages_loaded": len(host.packages()) if host is not None else 0,
             "workflows": host.workflow_names() if host is not None else [],
-            "errors": (
-                {Path(p).name: e for p, e in self.reconciler.errors().items()}
-                if self.reconciler is not None
-                else {}
-            ),
+            "errors": {
+                **(
+                    {Path(p).name: e for p, e in self.reconciler.errors().items()}
+                    if self.reconciler is not None
+                    else {}
+                ),
+                **{self.mirror.path_of(pid).name: e for pid, e in self.mirror.refused.items()},
+            },
             "workers": self.workers,
         }
 
@@ -348,8 +354,10 @@ class ServerRuntime:
         settings: DaemonConfig | None = None,
         secret_kek: bytes | None = None,
         on_finished: FinishedHook | None = None,
+        trust: BuildTrust | None = None,
     ) -> None:
         self.cache_root = cache_root
+        self.trust = trust  # checks compiler artifacts before a tenant loads them
         self.on_finished = on_finished
         # secrets: each tenant's tasks open its secrets with this KEK (None: none)
         self.vault = None if secret_kek is None else Vault(secret_kek)
@@ -396,6 +404,7 @@ class ServerRuntime:
             settings=self.settings,
             secrets=None if self.vault is None else self.vault.source(name),
             on_finished=self.on_finished,
+            trust=self.trust,
         )
         self.tenants[name] = runtime
         try:
