@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from pathlib import Path
 
 import httpx
 import pytest
@@ -87,6 +88,32 @@ def test_given_bootstrap_key(start_server) -> None:
 def test_short_bootstrap_key_refused(start_server) -> None:
     with pytest.raises(AssertionError, match="exited 1"):
         start_server(None, "--bootstrap-key", "short", key="short")
+
+
+def test_a_key_file_already_there_is_never_overwritten(start_server, tmp_path: Path) -> None:
+    """A database without keys but a bootstrap-key file from before (say, a restored
+    database): the server refuses to start and leaves the file exactly as it was."""
+    home = tmp_path / "home0"  # the first server's home (server_helpers)
+    home.mkdir(parents=True)
+    (home / "bootstrap-key").write_text("clk_an_older_key\n")
+    with pytest.raises(AssertionError, match="exited 1"):
+        start_server(None)
+    assert "never overwritten" in (home / "logs" / "cloacina-server.log").read_text()
+    assert (home / "bootstrap-key").read_text() == "clk_an_older_key\n"
+    assert [p.name for p in home.iterdir() if p.name.startswith(".bootstrap")] == []
+
+
+def test_write_key_file_appears_whole_and_0600(tmp_path: Path) -> None:
+    from cloacinactl.errors import UserError
+    from cloacinactl.services.server.bootstrap import write_key_file
+
+    path = tmp_path / "keys" / "bootstrap-key"
+    write_key_file(path, "clk_whole")
+    assert path.read_text() == "clk_whole\n" and path.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in path.parent.iterdir()) == ["bootstrap-key"]  # no temp left
+    with pytest.raises(UserError, match="never overwritten"):
+        write_key_file(path, "clk_other")
+    assert path.read_text() == "clk_whole\n"
 
 
 @pytest.mark.postgres

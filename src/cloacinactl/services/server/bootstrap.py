@@ -45,23 +45,31 @@ def check_given_key(key: str) -> str:
 
 
 def write_key_file(path: Path, key: str) -> None:
-    """Create ``path`` 0600 holding ``key``; refuses to replace an existing file."""
+    """Create ``path`` 0600 holding ``key``; refuses to replace an existing file. The
+    file appears whole (written under a hidden name, then linked into place): a reader
+    never sees it empty."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise UserError(
-            f"the database has no API keys but {path} exists already; it is never overwritten",
-            hint=f"pass its key with --bootstrap-key (or CLOACINA_BOOTSTRAP_KEY), or move {path}"
-            " aside to have a new key generated",
-        ) from None
+    if path.exists():
+        raise _key_file_exists(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "w") as out:
             out.write(key + "\n")
-    except BaseException:
+        os.link(tmp, path)  # fails if the name exists: never replaces a key file
+    except FileExistsError:
+        raise _key_file_exists(path) from None
+    finally:
         with contextlib.suppress(OSError):
-            path.unlink()
-        raise
+            tmp.unlink()
+
+
+def _key_file_exists(path: Path) -> UserError:
+    return UserError(
+        f"the database has no API keys but {path} exists already; it is never overwritten",
+        hint=f"pass its key with --bootstrap-key (or CLOACINA_BOOTSTRAP_KEY), or move {path}"
+        " aside to have a new key generated",
+    )
 
 
 def ensure_bootstrap_key(store: Store, key_file: Path, given: str | None) -> Bootstrap:
