@@ -39,7 +39,7 @@ class PackageRow:
         return out
 
 
-def _row(r: Any) -> PackageRow:
+def package_row(r: Any) -> PackageRow:
     return PackageRow(**{k: r._mapping[k] for k in PackageRow.__dataclass_fields__})
 
 
@@ -88,7 +88,7 @@ def get_package(conn: Connection, package_id: str) -> PackageRow:
     row = conn.execute(select(s.packages).where(P.id == package_id)).first()
     if row is None:
         raise NotFoundError(f"package {package_id} not found")
-    return _row(row)
+    return package_row(row)
 
 
 def find_package(conn: Connection, name: str, version: str | None = None) -> PackageRow | None:
@@ -96,7 +96,7 @@ def find_package(conn: Connection, name: str, version: str | None = None) -> Pac
     if version is not None:
         stmt = stmt.where(P.version == version)
     row = conn.execute(stmt.order_by(P.updated_at.desc())).first()
-    return None if row is None else _row(row)
+    return None if row is None else package_row(row)
 
 
 def list_packages(
@@ -106,7 +106,7 @@ def list_packages(
     rows = conn.execute(
         select(s.packages).order_by(P.name, P.version).limit(limit).offset(offset)
     ).all()
-    return [_row(r) for r in rows], int(total or 0)
+    return [package_row(r) for r in rows], int(total or 0)
 
 
 def change_marker(conn: Connection) -> tuple[Any, ...]:

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, Text, and_, cast, or_, select, update
 
 from cloacinactl.store import schema as s
-from cloacinactl.store.packages import PackageRow, delete_package, list_packages
+from cloacinactl.store.packages import PackageRow, delete_package, list_packages, package_row
 
 P = s.packages.c
 W = s.workflows.c
@@ -128,7 +128,19 @@ def list_workflows(
 
 def find_workflow(conn: Connection, name_or_id: str) -> WorkflowView | None:
     """By package id, workflow name or package name (the newest version wins)."""
-    candidates = [v for v in _views(conn, _all_packages(conn)) if _matches(v, name_or_id)]
+    # only rows that can match: the id, the name, or a manifest that mentions the key
+    # (the workflow name lives in the manifest; the exact test is ``_matches``)
+    maybe = conn.execute(
+        select(s.packages).where(
+            or_(
+                P.id == name_or_id,
+                P.name == name_or_id,
+                cast(P.manifest, Text).contains(name_or_id, autoescape=True),
+            )
+        )
+    ).all()
+    rows = [package_row(r) for r in maybe]
+    candidates = [v for v in _views(conn, rows) if _matches(v, name_or_id)]
     if not candidates:
         return None
     return max(candidates, key=lambda v: (v.package.id == name_or_id, v.package.updated_at))
