@@ -1,10 +1,9 @@
-"""``cloacinactl``: the root command and the one place errors become exit codes."""
+"""``cloacinactl``: the root command; its errors become exit codes in ``errors.run_main``."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -20,7 +19,7 @@ from cloacinactl.cli.framework import (
     memoize_argparse_gettext,
 )
 from cloacinactl.cli.nouns import NOUNS
-from cloacinactl.errors import EXIT_USER, CloacinaError, UsageError, UserError
+from cloacinactl.errors import UsageError, UserError, run_main
 from cloacinactl.procexit import exit_now
 
 if TYPE_CHECKING:
@@ -135,40 +134,9 @@ def run(argv: Sequence[str]) -> int:
     return int(result or 0)
 
 
-def report(exc: CloacinaError, verbose: bool) -> int:
-    if isinstance(exc, UsageError) and exc.usage:
-        sys.stderr.write(exc.usage)
-    print(f"error: {exc.message}", file=sys.stderr)
-    if exc.hint:
-        print(f"hint: {exc.hint}", file=sys.stderr)
-    if verbose:
-        import traceback
-
-        traceback.print_exception(exc, file=sys.stderr)
-    return exc.exit_code
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    verbose = "-v" in argv or "--verbose" in argv
-    try:
-        return run(argv)
-    except CloacinaError as exc:
-        return report(exc, verbose)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:
-        print(f"error: internal error: {exc}", file=sys.stderr)
-        if verbose:
-            import traceback
-
-            traceback.print_exception(exc, file=sys.stderr)
-        else:
-            print("hint: re-run with -v for a traceback", file=sys.stderr)
-        return EXIT_USER
+    """Run ``cloacinactl`` with ``argv`` (default ``sys.argv[1:]``); the exit status."""
+    return run_main(run, argv)
 
 
 def entry() -> None:

@@ -1,17 +1,16 @@
-"""What the three service programs share: common flags, argument checks, the entry shell."""
+"""What the three service programs share: common flags and argument checks."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from cloacinactl import __version__
 from cloacinactl.config.home import Home
 from cloacinactl.config.logfilter import LogFilter, resolve_filter
-from cloacinactl.errors import CloacinaError, UsageError, UserError
+from cloacinactl.errors import UsageError, UserError
 
 if TYPE_CHECKING:
     from cloacinactl.supervisor import Runtime
@@ -175,17 +174,3 @@ def runtime_status(rt: Runtime) -> dict[str, Any]:
         "started_at": rt.started_at,
         "version": __version__,
     }
-
-
-def run_entry(body: Callable[[Sequence[str]], int], argv: Sequence[str] | None = None) -> int:
-    """Run a service main; our errors become a message and their exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    try:
-        return body(args)
-    except CloacinaError as exc:
-        if isinstance(exc, UsageError) and exc.usage:
-            sys.stderr.write(exc.usage)
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return exc.exit_code

@@ -33,7 +33,7 @@ from loguru import logger
 
 from cloacinactl.config.home import Home
 from cloacinactl.config.logfilter import LogFilter
-from cloacinactl.errors import CloacinaError, UserError
+from cloacinactl.errors import CloacinaError, UserError, first_cloacina_error, leaves
 from cloacinactl.supervisor.control import kill_descendants
 from cloacinactl.supervisor.logsetup import ServiceLogging
 from cloacinactl.supervisor.notify import Notifier
@@ -128,8 +128,11 @@ def run_service(
     drain: Drain | None = None,
     drain_timeout: DrainTimeout | None = None,
 ) -> int:
-    """Run ``serve`` as the ``config.service`` service until signalled; the exit status.
+    """Run ``serve`` as the ``config.service`` service until signalled; 0 once stopped.
 
+    When ``serve`` fails, the failure is logged and raised (inside trio's
+    exception groups) after the PID file and logs are released; the entry
+    point's ``errors.run_main`` turns it into the exit status.
     ``drain_timeout`` gives the drain deadline when the drain starts (so a reload
     can change it); without it ``config.shutdown_timeout_s`` applies.
     """
@@ -200,7 +203,6 @@ async def _supervise(
     stop: _Stop,
 ) -> int:
     rt = config.rt
-    code = 0
     async with trio.open_nursery() as outer:
         outer.start_soon(_signals, config, stop, reload, drain, outer)
         if rt.notifier.watchdog_interval_s is not None:
@@ -219,36 +221,23 @@ async def _supervise(
                 )
                 logger.info("{} ready pid={}{}", config.service, rt.pid, where)
                 rt.notifier.ready(status() if status else f"{config.service} ready")
-        except Exception as exc:  # the service failed: log it, exit with its code, clean up
-            known = first_cloacina_error(exc)
-            if known is not None:
-                hint = f" (hint: {known.hint})" if known.hint else ""
-                logger.error("{} failed: {}{}", config.service, known.message, hint)
-                code = known.exit_code
-            else:
-                logger.opt(exception=exc).error("{} crashed: {!r}", config.service, leaf(exc))
-                code = 1
+        except Exception as exc:
+            # The service failed: record it in the log (the only trace a detached
+            # service leaves), then let it travel. run_service's cleanup runs on
+            # the way out and errors.run_main turns it into the exit status.
+            _log_failure(config.service, exc)
+            raise
         outer.cancel_scope.cancel()
-    return code
+    return 0
 
 
-def leaves(exc: BaseException) -> list[BaseException]:
-    """The non-group exceptions inside (possibly nested) exception groups."""
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for sub in exc.exceptions for leaf in leaves(sub)]
-    return [exc]
-
-
-def leaf(exc: BaseException) -> BaseException:
-    return leaves(exc)[0]
-
-
-def first_cloacina_error(exc: BaseException) -> CloacinaError | None:
-    """Our own error behind ``exc`` (nurseries wrap it in groups), if any."""
-    for item in leaves(exc):
-        if isinstance(item, CloacinaError):
-            return item
-    return None
+def _log_failure(service: str, exc: Exception) -> None:
+    known = first_cloacina_error(exc)
+    if known is not None:
+        hint = f" (hint: {known.hint})" if known.hint else ""
+        logger.error("{} failed: {}{}", service, known.message, hint)
+    else:
+        logger.opt(exception=exc).error("{} crashed: {!r}", service, leaves(exc)[0])
 
 
 async def _signals(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from cloacinactl.config import load_config, pick_database_url
 from cloacinactl.config.home import Home
-from cloacinactl.errors import UserError
+from cloacinactl.errors import UserError, run_main
 from cloacinactl.procexit import exit_now
 from cloacinactl.services.common import (
     add_bind_flag,
@@ -15,7 +15,6 @@ from cloacinactl.services.common import (
     new_parser,
     non_negative_float,
     positive_int,
-    run_entry,
 )
 from cloacinactl.services.compiler.service import (
     DEFAULTS,
@@ -115,4 +114,4 @@ def _run(argv: Sequence[str]) -> int:
 
 
 def main() -> None:
-    exit_now(run_entry(_run))
+    exit_now(run_main(_run))

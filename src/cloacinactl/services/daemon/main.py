@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from cloacinactl.config import load_config
 from cloacinactl.config.home import Home
 from cloacinactl.config.secretsfile import read_secrets_file, secrets_file_from
+from cloacinactl.errors import run_main
 from cloacinactl.procexit import exit_now
 from cloacinactl.services.common import (
     add_worker_memory_flag,
     base_fields,
     new_parser,
     positive_int,
-    run_entry,
     worker_memory_limit_mb,
 )
 from cloacinactl.services.daemon.engine import SchedulerWorkload
@@ -89,4 +89,4 @@ def _run(argv: Sequence[str]) -> int:
 
 
 def main() -> None:
-    exit_now(run_entry(_run))
+    exit_now(run_main(_run))

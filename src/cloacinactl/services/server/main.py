@@ -9,7 +9,7 @@ from pathlib import Path
 from cloacinactl.config import load_config, pick_database_url
 from cloacinactl.config.home import Home
 from cloacinactl.config.logfilter import resolve_filter
-from cloacinactl.errors import UserError
+from cloacinactl.errors import UserError, run_main
 from cloacinactl.procexit import exit_now
 from cloacinactl.services.common import (
     add_bind_flag,
@@ -18,7 +18,6 @@ from cloacinactl.services.common import (
     new_parser,
     non_negative_float,
     positive_int,
-    run_entry,
 )
 from cloacinactl.services.server.service import ServerService, ServerServiceConfig
 from cloacinactl.store.secrets import kek_from_env
@@ -132,4 +131,4 @@ def _run(argv: Sequence[str]) -> int:
 
 
 def main() -> None:
-    exit_now(run_entry(_run))
+    exit_now(run_main(_run))
