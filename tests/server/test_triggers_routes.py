@@ -277,6 +277,68 @@ def test_fire_starts_a_manual_execution(any_server: RunningServer, tmp_path: Pat
     finished(server, tenant, by_hand.json()["executions"][0]["execution_id"])
 
 
+SUBSCRIBER = '''
+import cloaca
+
+{params}
+
+
+@cloaca.task(id="note", dependencies=[])
+def note(context):
+    context.set("noted_by", "{name}")
+    return context
+
+
+@cloaca.trigger(name="shared", on="{name}", cron="0 0 1 1 *")
+def shared():
+    """Once a year, and by hand."""
+'''
+
+
+def test_fire_fans_out_to_every_subscribed_workflow(
+    shared_server: RunningServer, tmp_path: Path
+) -> None:
+    server = shared_server
+    admin = server.client()
+    tenant = server.new_tenant()
+    for name, params in (("alpha", "cloaca.workflow_params(label=str)"), ("beta", "")):
+        upload(admin, tenant, archive(tmp_path, name, SUBSCRIBER.format(name=name, params=params)))
+    fire = f"/v1/tenants/{tenant}/triggers/shared/fire"
+
+    def executions() -> int:
+        r = admin.get(f"/v1/tenants/{tenant}/executions")
+        return int(r.json()["total"])
+
+    # alpha needs a label: the event is refused and neither workflow starts
+    error(admin.post(fire, json={"event": {}}), 400, "workflow_input_invalid")
+    assert executions() == 0
+
+    r = admin.post(fire, json={"event": {"label": "both"}})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert_shape(body, "FireTriggerResponse")
+    assert body["trigger"] == "shared" and body["fired"] == 2
+    started = {e["workflow_name"]: e["execution_id"] for e in body["executions"]}
+    assert set(started) == {"alpha", "beta"}
+    for name, eid in started.items():
+        done = finished(server, tenant, eid)
+        assert done["status"] == "Completed" and done["trigger_origin"] == "manual"
+        assert done["output_context"]["noted_by"] == name
+        assert done["input_context"]["trigger_name"] == "shared"
+
+    # a paused subscriber is skipped; all paused: 409
+    assert admin.post(f"/v1/tenants/{tenant}/workflows/alpha/pause").status_code == 200
+    r = admin.post(fire, json={"event": {"label": "one"}})
+    assert r.status_code == 200 and r.json()["fired"] == 1, r.text
+    assert [e["workflow_name"] for e in r.json()["executions"]] == ["beta"]
+    assert admin.post(f"/v1/tenants/{tenant}/workflows/beta/pause").status_code == 200
+    error(admin.post(fire, json={"event": {"label": "none"}}), 409, "workflow_paused")
+    # a workflow's own name still fires that one workflow
+    assert admin.post(f"/v1/tenants/{tenant}/workflows/beta/resume").status_code == 200
+    r = admin.post(f"/v1/tenants/{tenant}/triggers/beta/fire", json={"event": {}})
+    assert r.status_code == 200 and r.json()["fired"] == 1, r.text
+
+
 def test_fire_is_a_write(shared_server: RunningServer, tmp_path: Path) -> None:
     admin = shared_server.client()
     tenant = shared_server.new_tenant()

@@ -65,6 +65,26 @@ def find_trigger(conn: Connection, name: str) -> Any | None:
     return None
 
 
+def trigger_subscribers(conn: Connection, name: str) -> list[Any]:
+    """The enabled schedules a fire of trigger ``name`` starts, one per workflow: every
+    workflow subscribed under that trigger name; when no trigger has that name, the one
+    schedule ``find_trigger`` addresses (by workflow name or id)."""
+    rows = list(
+        conn.execute(
+            select(s.schedules)
+            .where(S.trigger_name == name, S.enabled.is_(True))
+            .order_by(S.workflow_name, S.schedule_type)
+        ).all()
+    )
+    if not rows:
+        row = find_trigger(conn, name)
+        rows = [row] if row is not None and row.enabled else []
+    one_each: dict[str, Any] = {}
+    for row in rows:
+        one_each.setdefault(row.workflow_name, row)
+    return list(one_each.values())
+
+
 def recent_executions(conn: Connection, schedule: Any, limit: int = 10) -> list[dict[str, Any]]:
     rows = conn.execute(
         select(E.id, E.input_context, E.created_at, E.started_at, E.completed_at)

@@ -9,13 +9,52 @@ paused 409 ``workflow_paused``, anything else the caller got wrong 400.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from cloacinactl.errors import NotFoundError, UserError
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.inputs import checked_context
 from cloacinactl.services.server.otel import current_traceparent
 from cloacinactl.services.server.state import ServerState
+
+if TYPE_CHECKING:
+    from cloacinactl.services.server.runtime import TenantRuntime
+
+
+@dataclass(frozen=True)
+class CheckedRun:
+    """A run whose workflow is loaded here and whose input passed every check."""
+
+    runtime: TenantRuntime
+    workflow: str
+    context: dict[str, Any]
+
+
+async def check_run(
+    state: ServerState, tenant: str, workflow: str, context: Mapping[str, Any]
+) -> CheckedRun:
+    """Everything ``start_run`` checks before it starts anything."""
+    runtime = state.tenant_runtime(tenant)
+    definition = await runtime.definition(workflow)
+    if definition is None:
+        raise ApiError(404, "workflow_not_found", f"workflow {workflow!r} is not loaded")
+    return CheckedRun(runtime, workflow, await checked_context(state, tenant, definition, context))
+
+
+async def launch(state: ServerState, run: CheckedRun, *, trigger: str | None = None) -> str:
+    """Start a checked run (as a manual fire of ``trigger`` when given); its execution id."""
+    parent = None if state.tracer is None else current_traceparent()
+    try:
+        if trigger is None:
+            return await run.runtime.execute(run.workflow, run.context, trace_parent=parent)
+        return await run.runtime.fire(run.workflow, trigger, run.context, trace_parent=parent)
+    except NotFoundError as exc:
+        raise ApiError(404, "workflow_not_found", exc.message) from None
+    except UserError as exc:
+        if "paused" in exc.message:
+            raise ApiError(409, "workflow_paused", exc.message) from None
+        raise ApiError(400, "invalid_request", exc.message) from None
 
 
 async def start_run(
@@ -27,19 +66,4 @@ async def start_run(
     trigger: str | None = None,
 ) -> str:
     """Start ``workflow`` (as a manual fire of ``trigger`` when given); its execution id."""
-    runtime = state.tenant_runtime(tenant)
-    definition = await runtime.definition(workflow)
-    if definition is None:
-        raise ApiError(404, "workflow_not_found", f"workflow {workflow!r} is not loaded")
-    checked = await checked_context(state, tenant, definition, context)
-    parent = None if state.tracer is None else current_traceparent()
-    try:
-        if trigger is None:
-            return await runtime.execute(workflow, checked, trace_parent=parent)
-        return await runtime.fire(workflow, trigger, checked, trace_parent=parent)
-    except NotFoundError as exc:
-        raise ApiError(404, "workflow_not_found", exc.message) from None
-    except UserError as exc:
-        if "paused" in exc.message:
-            raise ApiError(409, "workflow_paused", exc.message) from None
-        raise ApiError(400, "invalid_request", exc.message) from None
+    return await launch(state, await check_run(state, tenant, workflow, context), trigger=trigger)

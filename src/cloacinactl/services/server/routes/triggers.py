@@ -11,10 +11,11 @@ A schedule is addressed by its trigger name, else by the workflow it starts
   server's schedulers at once (other servers on the database follow within
   about a second, on their change check); resuming skips the cron slots that
   fell while paused.
-- ``fire`` starts the trigger's workflow now (``trigger_origin: "manual"``)
-  with the optional ``event`` merged into its context, checked against the
-  workflow's declared params first; a paused workflow is 409 ``workflow_paused``.
-  A paused schedule can still be fired by hand.
+- ``fire`` starts every workflow subscribed to the trigger name now
+  (``trigger_origin: "manual"``) with the optional ``event`` merged into each
+  context, checked against every one's declared params first (one refusal starts
+  nothing); paused workflows are skipped, and when all are, 409
+  ``workflow_paused``. A paused schedule can still be fired by hand.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from cloacinactl.services.server.auth import authorized
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.models import Page, StrictBody, errors, page
 from cloacinactl.services.server.routes.workflows import InputSlot
-from cloacinactl.services.server.runs import start_run
+from cloacinactl.services.server.runs import check_run, launch
 from cloacinactl.services.server.state import state_of
 from cloacinactl.store import Store
 from cloacinactl.store import triggers as tr
@@ -258,13 +259,31 @@ async def resume_trigger(request: Request, tenant: str, name: str) -> TriggerPau
 async def fire_trigger(
     request: Request, tenant: str, name: str, body: FireTriggerRequest | None = None
 ) -> FireTriggerResponse:
-    """Start the trigger's workflow now (``trigger_origin: "manual"``), ``event`` merged
-    into its context; 409 ``workflow_paused`` while the workflow is paused."""
+    """Start every workflow subscribed to the trigger now (``trigger_origin: "manual"``),
+    ``event`` merged into each one's context. The event is checked against every
+    subscriber first: one refusal (400) starts nothing. Paused workflows are skipped;
+    409 ``workflow_paused`` when every subscriber is paused."""
     state = state_of(request)
-    schedule = await _schedule(state.tenant_store(tenant), name)
+    store = state.tenant_store(tenant)
+    subscribers = await reads.read(store, lambda c: tr.trigger_subscribers(c, name))
+    if not subscribers:
+        raise ApiError(404, "trigger_not_found", f"no enabled workflow subscribes to {name!r}")
     event = (body.event if body is not None else None) or {}
-    workflow = str(schedule.workflow_name)
-    trigger = _trigger_name(schedule)
-    execution_id = await start_run(state, tenant, workflow, event, trigger=trigger)
-    fired = FiredExecution(workflow_name=workflow, execution_id=execution_id)
-    return FireTriggerResponse(tenant_id=tenant, trigger=trigger, fired=1, executions=[fired])
+    trigger = _trigger_name(subscribers[0])
+    runs = [await check_run(state, tenant, str(s.workflow_name), event) for s in subscribers]
+    fired: list[FiredExecution] = []
+    paused: list[str] = []
+    for run in runs:
+        try:
+            execution_id = await launch(state, run, trigger=trigger)
+        except ApiError as exc:
+            if exc.code != "workflow_paused":
+                raise
+            paused.append(run.workflow)
+            continue
+        fired.append(FiredExecution(workflow_name=run.workflow, execution_id=execution_id))
+    if not fired:
+        raise ApiError(409, "workflow_paused", f"every workflow of {name!r} is paused: {paused}")
+    return FireTriggerResponse(
+        tenant_id=tenant, trigger=trigger, fired=len(fired), executions=fired
+    )
