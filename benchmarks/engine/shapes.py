@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloacinactl.engine.dag import build_workflow
-from cloacinactl.engine.model import RetryPolicy, TaskDef, WorkflowDef
+from cloacinactl.workflow.dag import build_workflow
+from cloacinactl.workflow.model import RetryPolicy, TaskDef, WorkflowDef
 
 MODULE = "benchmarks.engine.shapes"
 NO_RETRY = RetryPolicy(max_attempts=1)

@@ -26,9 +26,9 @@ import trio
 from loguru import logger
 
 from cloacinactl.engine.graphs import GraphRuntime
-from cloacinactl.engine.workers import WorkerPool, source_from_dict
-from cloacinactl.packages import PackageLoader, PoolImporter, pack_dir
+from cloacinactl.packages import PackageLoader, pack_dir
 from cloacinactl.store import open_store
+from cloacinactl.workers import PoolImporter, WorkerPool, source_from_dict
 
 GRAPH = """\
 import cloaca

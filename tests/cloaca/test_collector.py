@@ -6,7 +6,7 @@ import json
 import pytest
 
 import cloacinactl.cloaca as cloaca
-from cloacinactl.engine import TaskState, WorkflowDef, next_transitions
+from cloacinactl.workflow import TaskState, WorkflowDef, next_transitions
 
 
 def test_tasks_in_entry_module_and_imported_modules_register(modules):

@@ -3,7 +3,7 @@
 import pytest
 
 import cloacinactl.cloaca as cloaca
-from cloacinactl.engine.model import Backoff, Op, RetryOn, RuleKind, TriggerKind
+from cloacinactl.workflow.model import Backoff, Op, RetryOn, RuleKind, TriggerKind
 
 
 def declare(fn_factory, name="wf"):

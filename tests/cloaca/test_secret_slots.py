@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 from cloacinactl import cloaca
-from cloacinactl.engine.model import WorkflowDef
+from cloacinactl.workflow.model import WorkflowDef
 
 
 def test_slots_land_on_the_workflow_and_its_version(modules):

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cloacinactl.engine.dag import build_workflow
-from cloacinactl.engine.model import (
+from cloacinactl.workflow.dag import build_workflow
+from cloacinactl.workflow.model import (
     Backoff,
     Condition,
     ConditionKind,

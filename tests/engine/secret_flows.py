@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cloacinactl.engine.dag import build_workflow
-from cloacinactl.engine.model import RetryPolicy, TaskDef, WorkflowDef
+from cloacinactl.workflow.dag import build_workflow
+from cloacinactl.workflow.model import RetryPolicy, TaskDef, WorkflowDef
 
 HERE = str(Path(__file__).parent)
 CODE = {"kind": "module", "module": "secret_flows", "sys_path": [HERE]}

@@ -6,8 +6,8 @@ import datetime as dt
 
 import trio
 
-from cloacinactl.engine.cronstore import CronSlots
 from cloacinactl.store import open_store
+from cloacinactl.store.cronslots import CronSlots
 from cloacinactl.store.schedules import (
     ScheduleSpec,
     list_schedules,

@@ -19,17 +19,16 @@ import pytest
 import trio
 from sqlalchemy import inspect, select
 
-from cloacinactl.engine import queries
-from cloacinactl.engine.dag import build_workflow
 from cloacinactl.engine.executor import ExecutorConfig
-from cloacinactl.engine.fastsql import sql_for
-from cloacinactl.engine.model import TaskDef
-from cloacinactl.engine.queries import ExecutionResult
 from cloacinactl.engine.runner import Runner
 from cloacinactl.engine.taskrun import InProcessTaskRunner
 from cloacinactl.errors import NotFoundError, UserError
-from cloacinactl.store import open_store
+from cloacinactl.store import executions, lifecycle, open_store
 from cloacinactl.store import schema as s
+from cloacinactl.store.executions import ExecutionResult
+from cloacinactl.store.fastsql import sql_for
+from cloacinactl.workflow.dag import build_workflow
+from cloacinactl.workflow.model import TaskDef
 
 FAST = ExecutorConfig(
     concurrency=8, poll_interval_s=0.02, heartbeat_interval_s=0.2, stale_after_s=2.0
@@ -131,7 +130,7 @@ async def test_pause_lets_the_running_task_finish_and_starts_nothing_new(
     assert paused.status == "Paused" and paused.to_dict()["status"] == "Paused"
     assert paused.pause_reason == "maintenance window" and paused.paused_at is not None
     assert await runner.is_active(eid)
-    found, total = runner.store.read(lambda c: queries.list_executions(c, status="Paused"))
+    found, total = runner.store.read(lambda c: executions.list_executions(c, status="Paused"))
     assert [f["id"] for f in found] == [eid] and total == 1
     last = (await runner.events(eid))[-1]
     assert last["event_type"] == "workflow_paused"
@@ -387,9 +386,9 @@ def test_an_existing_database_gains_the_pause_columns(db_url: str) -> None:
             lambda c: {col["name"] for col in inspect(c).get_columns("executions")}
         )
         assert {"paused_at", "pause_reason"} <= columns
-        assert store.read(lambda c: queries.execution_result(c, "old")).paused_at is None
+        assert store.read(lambda c: executions.execution_result(c, "old")).paused_at is None
         sql = sql_for(store.backend, store.schema_name)
         now = dt.datetime.now(dt.UTC)
-        assert store.write(lambda c: queries.pause_execution(c, sql, "old", now, "why"))
-        old = store.read(lambda c: queries.execution_result(c, "old"))
+        assert store.write(lambda c: lifecycle.pause_execution(c, sql, "old", now, "why"))
+        old = store.read(lambda c: executions.execution_result(c, "old"))
         assert (old.status, old.pause_reason, old.paused_at) == ("Paused", "why", now)

@@ -9,10 +9,10 @@ import flows
 import pytest
 import trio
 
-from cloacinactl.engine.dag import DagError
-from cloacinactl.engine.model import TaskDef, WorkflowDef
 from cloacinactl.engine.runner import Runner
 from cloacinactl.errors import CloacinaError, NotFoundError
+from cloacinactl.workflow.dag import DagError
+from cloacinactl.workflow.model import TaskDef, WorkflowDef
 
 
 async def test_simple_workflow_events_are_dense_and_ordered(runner: Runner, tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ import flows
 import trio
 
 from cloacinactl.engine.executor import ExecutorConfig
-from cloacinactl.engine.model import RetryPolicy
 from cloacinactl.engine.runner import Runner
+from cloacinactl.workflow.model import RetryPolicy
 
 TWO_TRIES = RetryPolicy(max_attempts=2, initial_delay_ms=5, max_delay_ms=10)
 

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from cloacinactl.engine import Context, ContextError
+from cloacinactl.workflow import Context, ContextError
 
 
 def test_every_method():

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from cloacinactl.engine import (
+from cloacinactl.workflow import (
     DagError,
     ModelError,
     Op,
@@ -16,7 +16,7 @@ from cloacinactl.engine import (
     execution_levels,
     topological_order,
 )
-from cloacinactl.engine.model import Backoff, Condition, ConditionKind, RuleKind, TriggerRule
+from cloacinactl.workflow.model import Backoff, Condition, ConditionKind, RuleKind, TriggerRule
 
 
 def t(tid, *deps, **kw):

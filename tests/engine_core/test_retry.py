@@ -2,8 +2,8 @@ import random
 
 import pytest
 
-from cloacinactl.engine import Failure, RetryPolicy, decide, delay_ms, is_retryable
-from cloacinactl.engine.model import Backoff, RetryOn
+from cloacinactl.workflow import Failure, RetryPolicy, decide, delay_ms, is_retryable
+from cloacinactl.workflow.model import Backoff, RetryOn
 
 ERR = Failure("ValueError", "boom")
 

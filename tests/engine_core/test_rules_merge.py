@@ -1,13 +1,13 @@
 import pytest
 
-from cloacinactl.engine import (
+from cloacinactl.workflow import (
     Op,
     TaskState,
     evaluate_rule,
     merge_contexts,
     merge_values,
 )
-from cloacinactl.engine.model import Condition, ConditionKind, RuleKind, TriggerRule
+from cloacinactl.workflow.model import Condition, ConditionKind, RuleKind, TriggerRule
 
 
 def cv(key, op, value=None):

@@ -1,4 +1,4 @@
-from cloacinactl.engine import (
+from cloacinactl.workflow import (
     ExecutionStatus,
     Op,
     TaskDef,
@@ -10,7 +10,7 @@ from cloacinactl.engine import (
     next_transitions,
     task_input,
 )
-from cloacinactl.engine.model import Condition, ConditionKind, RuleKind, TriggerRule
+from cloacinactl.workflow.model import Condition, ConditionKind, RuleKind, TriggerRule
 
 C, F, S, R, N = (
     TaskState.COMPLETED,

@@ -12,9 +12,9 @@ import pytest
 import trio
 
 from cloacinactl.engine.graphs import GraphRuntime
-from cloacinactl.engine.workers import WorkerPool
-from cloacinactl.packages import LoadedPackage, PackageLoader, PoolImporter, pack_dir
+from cloacinactl.packages import LoadedPackage, PackageLoader, pack_dir
 from cloacinactl.store import Store, open_store
+from cloacinactl.workers import PoolImporter, WorkerPool
 
 MANIFEST = """\
 [package]
@@ -65,7 +65,7 @@ class Harness:
 
 
 def _source(package: LoadedPackage) -> Any:
-    from cloacinactl.engine.workers import source_from_dict
+    from cloacinactl.workers import source_from_dict
 
     return source_from_dict(package.source())
 

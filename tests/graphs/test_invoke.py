@@ -10,8 +10,8 @@ import pytest
 import cloacinactl.cloaca as cloaca
 from cloacinactl.cloaca import CloacaError, collect
 from cloacinactl.cloaca.invoke import GraphInvocationError
-from cloacinactl.engine.context import Context
 from cloacinactl.packages import ImportFailedError, PackageLoader, pack_dir
+from cloacinactl.workflow.context import Context
 
 from .packages import INVOKE, write_package
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cloacinactl.engine.graphs.model import AccumulatorDef, ReactorDef
 from cloacinactl.engine.graphs.reactor import ReactorCore
+from cloacinactl.workflow.graphs.model import AccumulatorDef, ReactorDef
 
 
 def core(mode: str, strategy: str, **accs: AccumulatorDef) -> ReactorCore:

@@ -17,10 +17,10 @@ import trio
 
 from cloacinactl.engine.pooled import PoolTaskRunner
 from cloacinactl.engine.taskrun import TaskRequest
-from cloacinactl.engine.workers import ModuleSource, WorkerPool, source_from_dict
-from cloacinactl.engine.workers import TaskRequest as PoolRequest
-from cloacinactl.packages import LoadedPackage, PackageLoader, PoolImporter, pack_dir
+from cloacinactl.packages import LoadedPackage, PackageLoader, pack_dir
 from cloacinactl.packages.importer import MARK
+from cloacinactl.workers import ModuleSource, PoolImporter, WorkerPool, source_from_dict
+from cloacinactl.workers import TaskRequest as PoolRequest
 
 from .conftest import write_package
 

@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 import trio
 
-from cloacinactl.engine.workers import WorkerPool
 from cloacinactl.packages import (
     ImportFailedError,
     PackageLoader,
-    PoolImporter,
     pack_dir,
     sha256_file,
 )
+from cloacinactl.workers import PoolImporter, WorkerPool
 
 
 async def test_aload_through_the_worker_pool(make_package: Any, tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from typing import Any
 import trio
 
 from cloacinactl.engine.taskrun import TaskOutcome, TaskRequest
-from cloacinactl.engine.workers import WorkerPool
-from cloacinactl.packages import PackageLoader, PoolImporter, pack_dir
+from cloacinactl.packages import PackageLoader, pack_dir
 from cloacinactl.services.server.host import LocalRootRunner
+from cloacinactl.workers import PoolImporter, WorkerPool
 
 
 async def test_tasks_wait_for_their_package_to_load_here(make_package: Any, tmp_path: Path) -> None:

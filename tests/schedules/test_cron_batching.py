@@ -15,9 +15,9 @@ import trio.testing
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
-from cloacinactl.engine.cronstore import CronSlots
 from cloacinactl.store import Store, open_store
 from cloacinactl.store import schema as s
+from cloacinactl.store.cronslots import CronSlots
 from cloacinactl.store.schedules import ScheduleSpec, replace_package_schedules
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)

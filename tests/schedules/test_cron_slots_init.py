@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from cloacinactl.engine.cronstore import CronSlots
 from cloacinactl.store import open_store
+from cloacinactl.store.cronslots import CronSlots
 from cloacinactl.store.schedules import ScheduleSpec, replace_package_schedules
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)

@@ -18,7 +18,6 @@ import pytest
 import trio
 from server_helpers import stored_upload
 
-from cloacinactl.engine.registry import DefCache
 from cloacinactl.packages import pack_dir
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.inputs import checked_context
@@ -26,6 +25,7 @@ from cloacinactl.services.server.main import parse
 from cloacinactl.services.server.runtime import ServerRuntime
 from cloacinactl.services.server.state import ServerState
 from cloacinactl.store import open_store
+from cloacinactl.store.registry import DefCache
 
 KEK = base64.b64encode(os.urandom(32)).decode()
 VALUE = "proof-secret-4c0ffee-77aa"

@@ -7,9 +7,6 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from cloacinactl.engine.dag import build_workflow
-from cloacinactl.engine.model import TaskDef
-from cloacinactl.engine.registry import register
 from cloacinactl.errors import NotFoundError
 from cloacinactl.store import open_store
 from cloacinactl.store import schema as s
@@ -20,7 +17,10 @@ from cloacinactl.store.packages import (
     list_packages,
     upsert_package,
 )
+from cloacinactl.store.registry import register
 from cloacinactl.store.schedules import ScheduleSpec, replace_package_schedules
+from cloacinactl.workflow.dag import build_workflow
+from cloacinactl.workflow.model import TaskDef
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

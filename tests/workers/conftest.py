@@ -12,7 +12,7 @@ import pytest
 import trio
 from loguru import logger
 
-from cloacinactl.engine.workers import ModuleSource, TaskRequest, WorkerPool
+from cloacinactl.workers import ModuleSource, TaskRequest, WorkerPool
 
 FLOWS = Path(__file__).parent / "flows"
 BASIC = ModuleSource("wf_basic", (str(FLOWS),))

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cloacinactl.engine.workers.protocol import FrameDecoder, encode_frame, request
+from cloacinactl.workers.protocol import FrameDecoder, encode_frame, request
 
 
 def start_child(tmp_path: Path) -> tuple[subprocess.Popen[bytes], socket.socket]:
@@ -17,7 +17,7 @@ def start_child(tmp_path: Path) -> tuple[subprocess.Popen[bytes], socket.socket]
         [
             sys.executable,
             "-m",
-            "cloacinactl.engine.workers.child",
+            "cloacinactl.workers.child",
             "--fd",
             str(child.fileno()),
             "--capture-dir",
@@ -61,7 +61,7 @@ def test_worker_answers_and_exits_when_its_socket_closes(tmp_path: Path) -> None
 
 def test_worker_without_a_socket_fails_clearly(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "cloacinactl.engine.workers.child", "--capture-dir", str(tmp_path)],
+        [sys.executable, "-m", "cloacinactl.workers.child", "--capture-dir", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=30,

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import trio
 
-from cloacinactl.engine.dag import build_workflow
 from cloacinactl.engine.executor import ExecutorConfig
-from cloacinactl.engine.model import RetryPolicy, TaskDef
 from cloacinactl.engine.runner import Runner
+from cloacinactl.workflow.dag import build_workflow
+from cloacinactl.workflow.model import RetryPolicy, TaskDef
 
 from .conftest import FLOWS
 

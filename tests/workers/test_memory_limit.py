@@ -15,9 +15,9 @@ import pytest
 import trio
 from loguru import logger
 
-from cloacinactl.engine.workers import ModuleSource, TaskRequest, TaskResult, WorkerPool
-from cloacinactl.engine.workers.memory import WORKER_OOM_BOOST, raised_oom_score
 from cloacinactl.supervisor import BackoffPolicy
+from cloacinactl.workers import ModuleSource, TaskRequest, TaskResult, WorkerPool
+from cloacinactl.workers.memory import WORKER_OOM_BOOST, raised_oom_score
 
 from .conftest import FLOWS
 from .test_pool_batch import run_all

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cloacinactl.engine.workers import PackageSource, TaskRequest, WorkerPool
 from cloacinactl.packages.manifest import load_manifest
+from cloacinactl.workers import PackageSource, TaskRequest, WorkerPool
 
 TASKS = """
 import os

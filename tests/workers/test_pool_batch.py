@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cloacinactl.engine.workers import TaskRequest, TaskResult, WorkerPool
-from cloacinactl.engine.workers.batch import ChunkSizer
+from cloacinactl.workers import TaskRequest, TaskResult, WorkerPool
+from cloacinactl.workers.batch import ChunkSizer
 
 
 async def run_all(pool: WorkerPool, requests: Sequence[TaskRequest]) -> list[TaskResult]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import trio
 
-from cloacinactl.engine.workers import WorkerPool
+from cloacinactl.workers import WorkerPool
 
 from .conftest import BASIC, worker_pids
 
@@ -167,7 +167,7 @@ async def test_workers_are_recycled_after_max_calls(nursery: trio.Nursery, reque
 HOST = """
 import sys, trio
 from pathlib import Path
-from cloacinactl.engine.workers import WorkerPool
+from cloacinactl.workers import WorkerPool
 
 async def main():
     pool = WorkerPool(size=2, service="cloacina-test", capture_root=Path(sys.argv[2]))
@@ -226,8 +226,8 @@ async def test_a_worker_that_cannot_start_fails_serve(
 ) -> None:
     import pytest
 
-    from cloacinactl.engine.workers import WorkerStartError
     from cloacinactl.supervisor import BackoffPolicy
+    from cloacinactl.workers import WorkerStartError
 
     pool = WorkerPool(
         size=1,

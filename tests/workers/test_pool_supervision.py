@@ -12,8 +12,8 @@ import psutil
 import pytest
 import trio
 
-from cloacinactl.engine.workers import WorkerPool, WorkerStartError
 from cloacinactl.supervisor import BackoffPolicy
+from cloacinactl.workers import WorkerPool, WorkerStartError
 
 from .conftest import worker_pids
 

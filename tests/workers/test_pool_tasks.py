@@ -6,7 +6,7 @@ from pathlib import Path
 
 import trio
 
-from cloacinactl.engine.workers import ModuleSource, TaskRequest, WorkerPool
+from cloacinactl.workers import ModuleSource, TaskRequest, WorkerPool
 
 
 async def test_sync_task_none_return_keeps_changes(pool: WorkerPool, request_for) -> None:
@@ -144,7 +144,7 @@ async def test_load_describes_the_source(pool: WorkerPool) -> None:
 
 
 async def test_calls_on_a_stopped_pool_raise(nursery: trio.Nursery, request_for) -> None:
-    from cloacinactl.engine.workers import PoolClosed
+    from cloacinactl.workers import PoolClosed
 
     pool = WorkerPool(size=1, service="cloacina-test", grace_s=1.0)
     await nursery.start(pool.serve)

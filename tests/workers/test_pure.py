@@ -8,18 +8,18 @@ from pathlib import Path
 import pytest
 
 from cloacinactl.cloaca import TriggerResult
-from cloacinactl.engine.workers.calling import normalise_trigger_result, wants_handle
-from cloacinactl.engine.workers.capture import parse_log_lines, read_tail
-from cloacinactl.engine.workers.dispatch import WorkerView, choose_worker
-from cloacinactl.engine.workers.outcome import is_transient, json_problem
-from cloacinactl.engine.workers.protocol import (
+from cloacinactl.workers.calling import normalise_trigger_result, wants_handle
+from cloacinactl.workers.capture import parse_log_lines, read_tail
+from cloacinactl.workers.dispatch import WorkerView, choose_worker
+from cloacinactl.workers.outcome import is_transient, json_problem
+from cloacinactl.workers.protocol import (
     FrameDecoder,
     ProtocolError,
     check_request,
     encode_frame,
     request,
 )
-from cloacinactl.engine.workers.sources import ModuleSource, PackageSource, source_from_dict
+from cloacinactl.workers.sources import ModuleSource, PackageSource, source_from_dict
 
 
 def test_frames_round_trip_when_split_anywhere() -> None:
@@ -124,7 +124,7 @@ def test_log_lines_tolerate_torn_lines() -> None:
 
 
 def test_call_failures_name_the_cause() -> None:
-    from cloacinactl.engine.workers.outcome import call_failure
+    from cloacinactl.workers.outcome import call_failure
 
     who = "worker 2 (pid 99)"
     common = {"protocol_failure": None, "stopped": False}

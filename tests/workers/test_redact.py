@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloacinactl.engine.workers.redact import MASK, Redactor
+from cloacinactl.workers.redact import MASK, Redactor
 
 
 def test_masks_longest_first_everywhere() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cloacinactl.engine.model import ParamSlot
 from cloacinactl.workflow import bindings_of, check_input, secret_ref
+from cloacinactl.workflow.model import ParamSlot
 
 PARAMS = (
     ParamSlot("source", "str"),

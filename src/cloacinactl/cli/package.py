@@ -272,8 +272,8 @@ def run(ctx: Ctx, args: argparse.Namespace) -> int:
     holds {name: {field: value}} for the workflow's secret slots. Exit 0 when the
     execution completes, 1 when it fails or the input is refused.
     """
+    from cloacinactl.cli.packagerun import read_context, run_loaded
     from cloacinactl.config.secretsfile import secrets_file_from
-    from cloacinactl.packages.run import read_context, run_loaded
 
     context = read_context(args.context)
     secrets_file = secrets_file_from(args.secrets_file, os.environ)

@@ -49,7 +49,7 @@ from cloacinactl.cloaca.workflow import (
     workflow_params,
     workflow_secrets,
 )
-from cloacinactl.engine.context import Context, ContextError
+from cloacinactl.workflow.context import Context, ContextError
 
 __all__ = [
     "BackoffStrategy",

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from cloacinactl.cloaca.errors import CloacaError
 from cloacinactl.cloaca.graphset import AccumulatorSpec, graph_set
 from cloacinactl.cloaca.trigger import parse_duration_ms
-from cloacinactl.engine.graphs.model import AccumulatorDef
+from cloacinactl.workflow.graphs.model import AccumulatorDef
 
 F = TypeVar("F", bound=Callable[..., Any])
 ACCUMULATOR_ATTR = "__cloaca_accumulator__"

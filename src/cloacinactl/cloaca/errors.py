@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloacinactl.engine.model import ModelError
+from cloacinactl.workflow.model import ModelError
 
 
 class CloacaError(ModelError):

@@ -34,8 +34,8 @@ from typing import Any, TypeVar
 
 from cloacinactl.cloaca.errors import CloacaError
 from cloacinactl.cloaca.graphset import GraphSet, GraphSpec, graph_set
-from cloacinactl.engine.graphs.execute import run_graph
-from cloacinactl.engine.graphs.model import (
+from cloacinactl.workflow.graphs.execute import run_graph
+from cloacinactl.workflow.graphs.model import (
     GraphDef,
     GraphError,
     NodeDef,

@@ -9,7 +9,7 @@ from typing import Any
 
 from cloacinactl.cloaca import registry
 from cloacinactl.cloaca.errors import CloacaError
-from cloacinactl.engine.graphs.model import (
+from cloacinactl.workflow.graphs.model import (
     AccumulatorDef,
     GraphDef,
     GraphError,

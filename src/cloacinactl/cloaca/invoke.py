@@ -24,8 +24,8 @@ from typing import Any
 
 from cloacinactl.cloaca.errors import CloacaError
 from cloacinactl.cloaca.graphset import GraphSet, graph_set
-from cloacinactl.engine.graphs.execute import run_graph
-from cloacinactl.engine.graphs.model import GraphDef
+from cloacinactl.workflow.graphs.execute import run_graph
+from cloacinactl.workflow.graphs.model import GraphDef
 
 
 class GraphInvocationError(CloacaError):

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloacinactl.cloaca.errors import CloacaError
-from cloacinactl.engine.dag import build_workflow
-from cloacinactl.engine.model import ParamSlot, TaskDef, TriggerDef, WorkflowDef
+from cloacinactl.workflow.dag import build_workflow
+from cloacinactl.workflow.model import ParamSlot, TaskDef, TriggerDef, WorkflowDef
 
 
 @dataclass(frozen=True)

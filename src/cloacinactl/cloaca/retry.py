@@ -7,8 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 from cloacinactl.cloaca.errors import CloacaError
-from cloacinactl.engine import model
-from cloacinactl.engine import retry as maths
+from cloacinactl.workflow import model
+from cloacinactl.workflow import retry as maths
 
 
 class BackoffStrategy:

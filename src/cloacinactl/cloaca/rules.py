@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from cloacinactl.cloaca.errors import CloacaError
-from cloacinactl.engine.context import ContextError, to_json_value
-from cloacinactl.engine.model import (
+from cloacinactl.workflow.context import ContextError, to_json_value
+from cloacinactl.workflow.model import (
     Condition,
     ConditionKind,
     ModelError,

@@ -10,7 +10,7 @@ from cloacinactl.cloaca import registry
 from cloacinactl.cloaca.errors import CloacaError
 from cloacinactl.cloaca.retry import BackoffStrategy, RetryCondition, RetryPolicy
 from cloacinactl.cloaca.rules import as_rule
-from cloacinactl.engine import model
+from cloacinactl.workflow import model
 
 F = TypeVar("F", bound=Callable[..., Any])
 

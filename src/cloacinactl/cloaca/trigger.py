@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 from cloacinactl.cloaca import registry
 from cloacinactl.cloaca.errors import CloacaError
-from cloacinactl.engine.context import Context, ContextError, to_json_value
-from cloacinactl.engine.model import TriggerDef, TriggerKind
+from cloacinactl.workflow.context import Context, ContextError, to_json_value
+from cloacinactl.workflow.model import TriggerDef, TriggerKind
 
 F = TypeVar("F", bound=Callable[..., Any])
 TRIGGER_ATTR = "__cloaca_trigger__"

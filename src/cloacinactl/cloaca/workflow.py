@@ -9,9 +9,9 @@ from typing import Any
 from cloacinactl.cloaca import registry
 from cloacinactl.cloaca.errors import CloacaError
 from cloacinactl.cloaca.task import TASK_ATTR
-from cloacinactl.engine.context import ContextError, to_json_value
-from cloacinactl.engine.dag import execution_levels
-from cloacinactl.engine.model import ParamSlot, WorkflowDef
+from cloacinactl.workflow.context import ContextError, to_json_value
+from cloacinactl.workflow.dag import execution_levels
+from cloacinactl.workflow.model import ParamSlot, WorkflowDef
 
 _TYPE_NAMES: dict[Any, str] = {
     str: "str",
@@ -57,7 +57,7 @@ class Workflow:
         return execution_levels(self.definition)
 
     def can_run_parallel(self, a: str, b: str) -> bool:
-        from cloacinactl.engine.dag import ancestors
+        from cloacinactl.workflow.dag import ancestors
 
         deps = {t.id: t.dependencies for t in self.definition.tasks}
         return a != b and a not in ancestors(deps, b) and b not in ancestors(deps, a)

@@ -6,8 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from cloacinactl.config.duration import DURATION_HINT, parse_duration
-from cloacinactl.engine import queries
-from cloacinactl.store import open_store
+from cloacinactl.store import events, open_store
 
 __all__ = ["DURATION_HINT", "CleanupReport", "cleanup_events", "parse_duration"]
 
@@ -42,7 +41,7 @@ def cleanup_events(
         cutoff = dt.datetime.min.replace(tzinfo=dt.UTC)
     with open_store(database_url, tenant=tenant) as store:
         if dry_run:
-            count = store.read(lambda c: queries.count_events_older_than(c, cutoff))
+            count = store.read(lambda c: events.count_events_older_than(c, cutoff))
         else:
-            count = store.write(lambda c: queries.delete_events_older_than(c, cutoff))
+            count = store.write(lambda c: events.delete_events_older_than(c, cutoff))
     return CleanupReport(cutoff, count, dry_run)

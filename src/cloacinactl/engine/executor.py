@@ -24,14 +24,16 @@ import trio
 from loguru import logger
 
 from cloacinactl.engine import ops, recovery
-from cloacinactl.engine.claims import Claimed
-from cloacinactl.engine.fastsql import sql_for
-from cloacinactl.engine.queries import ExecutionResult
-from cloacinactl.engine.registry import DefCache
+from cloacinactl.engine.advance import CycleResult
 from cloacinactl.engine.secretsource import SecretSource, resolve
 from cloacinactl.engine.taskrun import BatchTaskRunner, TaskOutcome, TaskRequest, TaskRunner
 from cloacinactl.errors import CloacinaError
-from cloacinactl.store import Store
+from cloacinactl.store import Store, claimants
+from cloacinactl.store.claims import Claimed
+from cloacinactl.store.executions import ExecutionResult
+from cloacinactl.store.fastsql import sql_for
+from cloacinactl.store.registry import DefCache
+from cloacinactl.workflow import backoff
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class Executor:
         self.clock = clock
         self.settings = ops.Settings(max_resets=config.max_resets)
         self.sql = sql_for(store.backend, store.schema_name)
-        self.me = recovery.Identity.current(self.claimant_id)
+        self.me = claimants.Identity.current(self.claimant_id)
         self._rng = random.Random()
         self._creates: list[tuple[ops.NewExecution, trio.Event]] = []
         self._outcomes: list[ops.Outcome] = []
@@ -118,7 +120,7 @@ class Executor:
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Register, recover, then run the writer and heartbeat loops until cancelled."""
         now = self.clock()
-        await self._db(lambda c: recovery.register_claimant(c, self.me, now))
+        await self._db(lambda c: claimants.register_claimant(c, self.me, now))
         await self._recover()
         try:
             async with trio.open_nursery() as nursery:
@@ -186,7 +188,7 @@ class Executor:
             try:
                 # shielded: once committed, claims must be recorded in memory (or released)
                 with trio.CancelScope(shield=True):
-                    result: ops.CycleResult = await self._db(
+                    result: CycleResult = await self._db(
                         partial(
                             ops.cycle,
                             sql=self.sql,
@@ -210,7 +212,7 @@ class Executor:
                 else:
                     self._creates = creates + self._creates
                     self._outcomes = outcomes + self._outcomes
-                    await trio.sleep(min(5.0, 0.1 * 2**self._failures))
+                    await trio.sleep(backoff.exponential(0.1, 2.0, self._failures, 5.0))
                 continue
             self._failures = 0
             for _, done in creates:
@@ -241,7 +243,7 @@ class Executor:
     ) -> None:
         """Apply each item in its own transaction; report what still fails."""
 
-        async def one(**kw: Any) -> ops.CycleResult:
+        async def one(**kw: Any) -> CycleResult:
             work = partial(
                 ops.cycle,
                 sql=self.sql,
@@ -253,7 +255,7 @@ class Executor:
                 **kw,
             )
             with trio.CancelScope(shield=True):
-                result: ops.CycleResult = await self._db(work)
+                result: CycleResult = await self._db(work)
             return result
 
         for item, done in creates:
@@ -386,7 +388,7 @@ class Executor:
             await trio.sleep(self.config.heartbeat_interval_s * (2 if idle else 1))
             try:
                 await self._db(
-                    partial(recovery.heartbeat, claimant_id=self.claimant_id, now=self.clock())
+                    partial(claimants.heartbeat, claimant_id=self.claimant_id, now=self.clock())
                 )
                 await self._recover()
             except Exception:
@@ -410,7 +412,7 @@ class Executor:
         def work(conn: Any) -> int:
             verdicts, dead = recovery.orphaned_tasks(conn, self.me, now, stale)
             if verdicts:
-                result = ops.CycleResult()
+                result = CycleResult()
                 ops.apply_outcomes(
                     conn,
                     self.sql,
@@ -424,7 +426,7 @@ class Executor:
                 if result.finished:
                     for listener in self._finished_listeners:
                         listener(result.finished)
-            recovery.forget_claimants(conn, dead)
+            claimants.forget_claimants(conn, dead)
             return len(verdicts)
 
         if await self._db(work):
@@ -457,9 +459,9 @@ class Executor:
                     now,
                     self.settings,
                     self._rng,
-                    ops.CycleResult(),
+                    CycleResult(),
                 )
-            recovery.unregister_claimant(conn, self.claimant_id)
+            claimants.unregister_claimant(conn, self.claimant_id)
 
         try:
             await self._db(work)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from cloacinactl.engine.taskrun import TaskOutcome, TaskRequest
-from cloacinactl.engine.workers import Source, TaskResult, WorkerPool, source_from_dict
-from cloacinactl.engine.workers import TaskRequest as PoolRequest
-from cloacinactl.engine.workers.redact import Redactor
+from cloacinactl.workers import Source, TaskResult, source_from_dict
+from cloacinactl.workers import TaskRequest as PoolRequest
+from cloacinactl.workers.redact import Redactor
 
 CAPTURE_LIMIT = 16 * 1024
 
@@ -17,10 +17,21 @@ def _tail(text: str) -> str:
     return text if len(text) <= CAPTURE_LIMIT else "…" + text[-CAPTURE_LIMIT:]
 
 
-class PoolTaskRunner:
-    """Adapts :class:`WorkerPool` to the executor's ``run_task`` protocol."""
+class TaskPool(Protocol):
+    """What the engine needs of a worker pool (:class:`cloacinactl.workers.WorkerPool`):
+    run attempts in child processes. The pool knows nothing of executions."""
 
-    def __init__(self, pool: WorkerPool) -> None:
+    async def run_task(self, request: PoolRequest) -> TaskResult: ...
+
+    async def run_tasks(
+        self, requests: Sequence[PoolRequest], deliver: Callable[[int, TaskResult], None]
+    ) -> None: ...
+
+
+class PoolTaskRunner:
+    """Adapts a :class:`TaskPool` to the executor's ``run_task`` protocol."""
+
+    def __init__(self, pool: TaskPool) -> None:
         self.pool = pool
         # id(code) -> (code, Source): the entry keeps ``code`` alive, so ids are not reused
         self._sources: dict[int, tuple[dict[str, Any], Source]] = {}

@@ -29,16 +29,18 @@ from typing import Any, TypeVar
 
 import trio
 
-from cloacinactl.engine import ops, queries, registry
-from cloacinactl.engine.context import to_json_value
+from cloacinactl.engine import ops
+from cloacinactl.engine.advance import resume_execution
 from cloacinactl.engine.executor import Executor, ExecutorConfig, utcnow
-from cloacinactl.engine.model import WorkflowDef
-from cloacinactl.engine.queries import ExecutionResult
 from cloacinactl.engine.secretsource import SecretSource
 from cloacinactl.engine.taskrun import TaskRunner
 from cloacinactl.errors import CloacinaError, UserError
-from cloacinactl.store import Store, open_store
-from cloacinactl.store.executions import ACTIVE
+from cloacinactl.store import Store, executions, lifecycle, open_store, registry
+from cloacinactl.store.executions import ExecutionResult
+from cloacinactl.workflow.context import to_json_value
+from cloacinactl.workflow.model import WorkflowDef
+from cloacinactl.workflow.states import ACTIVE_STATUSES as ACTIVE
+from cloacinactl.workflow.states import TERMINAL_STATUSES
 
 T = TypeVar("T")
 ACTIVE_TTL_S = 1.0
@@ -130,7 +132,7 @@ class Runner:
             runner = self._task_runner
             if runner is None:
                 from cloacinactl.engine.pooled import PoolTaskRunner
-                from cloacinactl.engine.workers import WorkerPool
+                from cloacinactl.workers import WorkerPool
 
                 self._pool = WorkerPool(
                     self.workers,
@@ -238,10 +240,10 @@ class Runner:
         return eid
 
     async def result(self, execution_id: str) -> ExecutionResult:
-        return await self._read(lambda c: queries.execution_result(c, execution_id))
+        return await self._read(lambda c: executions.execution_result(c, execution_id))
 
     async def is_active(self, execution_id: str) -> bool:
-        status = await self._read(lambda c: queries.execution_status(c, execution_id))
+        status = await self._read(lambda c: executions.execution_status(c, execution_id))
         return status in ACTIVE
 
     async def wait(self, execution_id: str, *, timeout: float | None = None) -> ExecutionResult:
@@ -272,10 +274,10 @@ class Runner:
                     if done is not None:  # finished by this engine: no read needed
                         self._done.pop(execution_id, None)
                         return done
-                status = await self._read(lambda c: queries.execution_status(c, execution_id))
+                status = await self._read(lambda c: executions.execution_status(c, execution_id))
                 if status is None:
                     raise CloacinaError(f"execution {execution_id} not found")
-                if status in ("Completed", "Failed", "Cancelled"):
+                if status in TERMINAL_STATUSES:
                     self._done.pop(execution_id, None)
                     self._results.pop(execution_id, None)
                     return await self.result(execution_id)
@@ -296,7 +298,7 @@ class Runner:
     async def acancel(self, execution_id: str) -> bool:
         now = self._clock()
         sql = self.executor.sql
-        changed = await self._write(lambda c: queries.cancel_execution(c, sql, execution_id, now))
+        changed = await self._write(lambda c: lifecycle.cancel_execution(c, sql, execution_id, now))
         if changed:
             self._finished({execution_id: None})
         return changed
@@ -308,7 +310,7 @@ class Runner:
         now = self._clock()
         sql = self.executor.sql
         return await self._write(
-            lambda c: queries.pause_execution(c, sql, execution_id, now, reason)
+            lambda c: lifecycle.pause_execution(c, sql, execution_id, now, reason)
         )
 
     async def aresume(self, execution_id: str) -> bool:
@@ -317,9 +319,7 @@ class Runner:
         it finishes now. False if it is not Paused; UserError if it is over."""
         now = self._clock()
         sql, defs = self.executor.sql, self.executor.defs
-        advanced = await self._write(
-            lambda c: queries.resume_execution(c, sql, defs, execution_id, now)
-        )
+        advanced = await self._write(lambda c: resume_execution(c, sql, defs, execution_id, now))
         if advanced is None:
             return False
         if advanced.finished:
@@ -328,7 +328,7 @@ class Runner:
         return True
 
     async def events(self, execution_id: str) -> list[dict[str, Any]]:
-        return await self._read(lambda c: queries.list_events(c, execution_id))
+        return await self._read(lambda c: executions.list_events(c, execution_id))
 
     # -------------------------------------------------------------- thread API
     def start(self) -> Runner:

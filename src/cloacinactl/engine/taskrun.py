@@ -2,7 +2,7 @@
 
 The executor (the supervisor side) only needs ``await runner.run_task(request)``.
 The production implementation is the worker pool (task code in child
-processes, see :mod:`cloacinactl.engine.workers`); :class:`InProcessTaskRunner`
+processes, see :mod:`cloacinactl.workers`); :class:`InProcessTaskRunner`
 runs trusted code in this process and serves tests, benchmarks and embedded
 use where isolation is not wanted.
 """
@@ -95,7 +95,7 @@ class InProcessTaskRunner:
 
     async def run_task(self, request: TaskRequest) -> TaskOutcome:
         key = (request.workflow, request.task_id, request.function)
-        from cloacinactl.engine.workers.calling import TaskHandle, call_task, wants_handle
+        from cloacinactl.workers.calling import TaskHandle, call_task, wants_handle
 
         cached = self._cache.get(key)
         if cached is None:

@@ -20,7 +20,6 @@ from cloacinactl.packages.loader import (
     DEFAULT_IMPORT_TIMEOUT,
     LoadedPackage,
     PackageLoader,
-    PoolImporter,
     subprocess_import,
 )
 from cloacinactl.packages.manifest import Manifest, load_manifest, parse_manifest
@@ -40,7 +39,6 @@ __all__ = [
     "PackageError",
     "PackageIdentity",
     "PackageLoader",
-    "PoolImporter",
     "SignatureError",
     "TamperedArchiveError",
     "UnsafeArchiveError",

@@ -32,46 +32,18 @@ from cloacinactl.packages.unpack import Limits, unpack_archive
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    from cloacinactl.engine.model import TriggerDef, WorkflowDef
     from cloacinactl.packages.signing import SignatureInfo
+    from cloacinactl.workflow.model import TriggerDef, WorkflowDef
 
 DEFAULT_IMPORT_TIMEOUT = 30.0
 
 
 class AsyncImporter(Protocol):
-    """Something that imports a package elsewhere (e.g. :class:`PoolImporter`)."""
+    """Something that imports a package elsewhere (``cloacinactl.workers.PoolImporter``)."""
 
     async def import_package(
         self, root: Path, manifest: Manifest, timeout: float, *, package_id: str
     ) -> dict[str, Any]: ...
-
-
-class PoolImporter:
-    """Import packages in a running ``WorkerPool``; the worker keeps them cached.
-
-    ``package_id`` is the identity id, the same one :meth:`LoadedPackage.source`
-    sends with every task, so the worker that imported the package reuses it.
-    """
-
-    def __init__(self, pool: Any) -> None:
-        self.pool = pool
-
-    async def import_package(
-        self, root: Path, manifest: Manifest, timeout: float, *, package_id: str
-    ) -> dict[str, Any]:
-        from cloacinactl.engine.workers import PackageSource
-
-        source = PackageSource(package_id, str(root), manifest.to_dict())
-        result = await self.pool.load(source, timeout=timeout)
-        if result.error is not None:
-            kind = result.error.kind
-            message = result.error.message
-            if kind == "timeout":
-                message = f"importing the entry module did not finish within {timeout:g}s"
-            raise ImportFailedError(message)
-        if not isinstance(result.description, dict):
-            raise ImportFailedError("the worker returned no package description")
-        return {k: v for k, v in result.description.items() if k != "source_id"}
 
 
 def subprocess_import(root: Path, timeout: float = DEFAULT_IMPORT_TIMEOUT) -> dict[str, Any]:
@@ -124,7 +96,7 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 def stamp_content_hash(description: dict[str, Any], sha256: str) -> dict[str, Any]:
     """Mix the archive hash into every workflow's version (design §9)."""
-    from cloacinactl.engine.model import WorkflowDef
+    from cloacinactl.workflow.model import WorkflowDef
 
     workflows = [
         WorkflowDef.from_dict(wf).with_content_hash(sha256).to_dict()
@@ -151,12 +123,12 @@ class LoadedPackage:
         return self.identity.id
 
     def workflows(self) -> list[WorkflowDef]:
-        from cloacinactl.engine.model import WorkflowDef
+        from cloacinactl.workflow.model import WorkflowDef
 
         return [WorkflowDef.from_dict(wf) for wf in self.description.get("workflows", [])]
 
     def triggers(self) -> list[TriggerDef]:
-        from cloacinactl.engine.model import TriggerDef
+        from cloacinactl.workflow.model import TriggerDef
 
         return [TriggerDef.from_dict(t) for t in self.description.get("triggers", [])]
 

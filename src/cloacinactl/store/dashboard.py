@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, select
 
 from cloacinactl.store import schema as s
+from cloacinactl.workflow.states import ACTIVE_STATUSES
 
 E = s.executions
 T = s.tasks
 S = s.schedules
-ACTIVE = ("Pending", "Running", "Paused")
+ACTIVE = ACTIVE_STATUSES
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
 from cloacinactl.errors import NotFoundError
 from cloacinactl.store import schema as s
+from cloacinactl.workflow.model import ExecutionStatus
+from cloacinactl.workflow.states import ACTIVE_STATUSES, TERMINAL_STATUSES
 
 E = s.executions.c
 T = s.tasks.c
@@ -24,7 +27,7 @@ W = s.workflows.c
 
 EVENT_NAMESPACE = uuid.UUID("6f1c3a52-9a3e-4c57-9d7e-2f4f3c0d6a11")
 TASK_NAMESPACE = uuid.UUID("0b7a3f4e-64c1-4d8e-9d0a-5c2b8e1f7a93")
-TERMINAL = ("Completed", "Failed", "Cancelled")
+TERMINAL = TERMINAL_STATUSES
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -45,7 +48,7 @@ def execution_status(conn: Connection, execution_id: str) -> str | None:
     return conn.execute(select(E.status).where(E.id == execution_id)).scalar()
 
 
-ACTIVE = ("Pending", "Running", "Paused")
+ACTIVE = ACTIVE_STATUSES  # not finished: pending, running or paused
 
 
 def count_active(conn: Connection) -> int:
@@ -231,3 +234,95 @@ def execution_tasks(conn: Connection, execution_id: str) -> list[dict[str, Any]]
             }
         )
     return out
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    name: str
+    state: str
+    attempt: int
+    error: str | None
+    reset_count: int = 0
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """What ``Runner.execute`` returns: status, output context and per-task states."""
+
+    execution_id: str
+    workflow: str
+    workflow_version: str
+    status: str
+    input: dict[str, Any]
+    output: dict[str, Any] | None
+    tasks: dict[str, TaskResult] = field(default_factory=dict)
+    trigger_origin: str = "manual"
+    created_at: dt.datetime | None = None
+    started_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+    paused_at: dt.datetime | None = None
+    pause_reason: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return ExecutionStatus(self.status).is_terminal
+
+    @property
+    def ok(self) -> bool:
+        return self.status == ExecutionStatus.COMPLETED.value
+
+    @property
+    def task_states(self) -> dict[str, str]:
+        return {name: t.state for name, t in self.tasks.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        def iso(value: dt.datetime | None) -> str | None:
+            return value.isoformat().replace("+00:00", "Z") if value else None
+
+        return {
+            "execution_id": self.execution_id,
+            "workflow_name": self.workflow,
+            "workflow_version": self.workflow_version,
+            "status": self.status,
+            "input_context": self.input,
+            "output_context": self.output,
+            "trigger_origin": self.trigger_origin,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "completed_at": iso(self.completed_at),
+            "paused_at": iso(self.paused_at),
+            "pause_reason": self.pause_reason,
+            "tasks": [
+                {"task_name": t.name, "state": t.state, "attempt": t.attempt, "error": t.error}
+                for t in self.tasks.values()
+            ],
+        }
+
+
+def execution_result(conn: Connection, execution_id: str) -> ExecutionResult:
+    row = conn.execute(select(s.executions).where(E.id == execution_id)).first()
+    if row is None:
+        raise NotFoundError(f"execution {execution_id} not found")
+    tasks = conn.execute(
+        select(T.task_name, T.state, T.attempt, T.error, T.reset_count)
+        .where(T.execution_id == execution_id)
+        .order_by(T.id)
+    ).all()
+    return ExecutionResult(
+        execution_id=row.id,
+        workflow=row.workflow_name,
+        workflow_version=row.workflow_version,
+        status=row.status,
+        input=row.input_context,
+        output=row.output_context,
+        tasks={
+            t.task_name: TaskResult(t.task_name, t.state, t.attempt, t.error, t.reset_count)
+            for t in tasks
+        },
+        trigger_origin=row.trigger_origin,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+        paused_at=row.paused_at,
+        pause_reason=row.pause_reason,
+    )

@@ -2,7 +2,7 @@
 
 Schedule rows belong to a package and disappear with it
 (:func:`replace_package_schedules`, :func:`remove_schedules_not_owned`); their cron
-slots live in ``cron_fires`` (see :mod:`cloacinactl.engine.cronstore`).
+slots live in ``cron_fires`` (see :mod:`cloacinactl.store.cronslots`).
 """
 
 from __future__ import annotations

@@ -198,7 +198,7 @@ task_outputs = Table(
 Index("ix_task_outputs_execution", task_outputs.c.execution_id)
 
 # The public event id is a UUID derived from (execution_id, sequence_num): see
-# ``cloacinactl.engine.queries.event_id``; the row key is a plain integer so the
+# ``cloacinactl.store.executions.event_id``; the row key is a plain integer so the
 # hottest insert of the engine appends to its B-tree instead of scattering.
 events = Table(
     "events",

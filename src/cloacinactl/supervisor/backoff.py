@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cloacinactl.errors import UserError
+from cloacinactl.workflow import backoff
 
 
 @dataclass(frozen=True)
@@ -46,13 +47,11 @@ class BackoffPolicy:
         if fast_crashes <= 1:
             return 0.0
         exponent = min(fast_crashes - 2, 64)
-        return min(self.max_s, self.initial_s * self.factor**exponent)
+        return backoff.exponential(self.initial_s, self.factor, exponent, self.max_s)
 
     def delay(self, fast_crashes: int, rand: float) -> float:
         """``base_delay`` with jitter applied; ``rand`` is uniform in ``[0, 1)``."""
-        base = self.base_delay(fast_crashes)
-        jittered = base * (1.0 + self.jitter * (2.0 * rand - 1.0))
-        return max(0.0, min(self.max_s, jittered))
+        return backoff.jittered(self.base_delay(fast_crashes), self.jitter, rand, self.max_s)
 
 
 @dataclass(frozen=True)

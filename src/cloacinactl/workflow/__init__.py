@@ -1,5 +1,36 @@
-"""The pure workflow model's checks (no I/O): a run's input against what a workflow declares."""
+"""The pure workflow model (no I/O, no trio, no SQL): definitions, context and merge,
+DAG validation, retry policy and backoff, trigger rules, the state machine and the
+checks of a run's input. The authoring API, packages, the engine, the store and the
+server import it; it imports nothing of theirs."""
 
+from cloacinactl.workflow.context import Context, ContextError, to_json_value
+from cloacinactl.workflow.dag import (
+    DagError,
+    build_workflow,
+    execution_levels,
+    find_cycle,
+    topological_order,
+)
+from cloacinactl.workflow.merge import merge_contexts, merge_objects, merge_values
+from cloacinactl.workflow.model import (
+    Backoff,
+    Condition,
+    ConditionKind,
+    ExecutionStatus,
+    ModelError,
+    Op,
+    ParamSlot,
+    RetryOn,
+    RetryPolicy,
+    RuleKind,
+    TaskDef,
+    TaskState,
+    TriggerDef,
+    TriggerKind,
+    TriggerRule,
+    WorkflowDef,
+)
+from cloacinactl.workflow.outcomes import TaskChange, TaskSnapshot, Verdict, apply_outcome
 from cloacinactl.workflow.params import (
     SECRET_REF,
     InputCheck,
@@ -9,13 +40,79 @@ from cloacinactl.workflow.params import (
     secret_ref,
     valid_secret_name,
 )
+from cloacinactl.workflow.retry import Failure, RetryDecision, decide, delay_ms, is_retryable
+from cloacinactl.workflow.rules import evaluate_condition, evaluate_rule
+from cloacinactl.workflow.states import (
+    ACTIVE_STATUSES,
+    ADVANCING_STATUSES,
+    TERMINAL_STATUSES,
+)
+from cloacinactl.workflow.transitions import (
+    Advance,
+    Transition,
+    advance_execution,
+    execution_outcome,
+    execution_output,
+    initial_transitions,
+    next_transitions,
+    task_input,
+)
 
 __all__ = [
+    "ACTIVE_STATUSES",
+    "ADVANCING_STATUSES",
     "SECRET_REF",
+    "TERMINAL_STATUSES",
+    "Advance",
+    "Backoff",
+    "Condition",
+    "ConditionKind",
+    "Context",
+    "ContextError",
+    "DagError",
+    "ExecutionStatus",
+    "Failure",
     "InputCheck",
+    "ModelError",
+    "Op",
+    "ParamSlot",
+    "RetryDecision",
+    "RetryOn",
+    "RetryPolicy",
+    "RuleKind",
+    "TaskChange",
+    "TaskDef",
+    "TaskSnapshot",
+    "TaskState",
+    "Transition",
+    "TriggerDef",
+    "TriggerKind",
+    "TriggerRule",
+    "Verdict",
+    "WorkflowDef",
+    "advance_execution",
+    "apply_outcome",
     "bindings_of",
+    "build_workflow",
     "check_input",
+    "decide",
+    "delay_ms",
+    "evaluate_condition",
+    "evaluate_rule",
+    "execution_levels",
+    "execution_outcome",
+    "execution_output",
+    "find_cycle",
+    "initial_transitions",
+    "is_retryable",
     "is_secret_ref",
+    "merge_contexts",
+    "merge_objects",
+    "merge_values",
+    "next_transitions",
     "secret_ref",
+    "task_input",
+    "to_json_value",
+    "topological_order",
     "valid_secret_name",
 ]

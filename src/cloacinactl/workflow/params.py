@@ -24,7 +24,7 @@ SECRET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 
 
 class Slot(Protocol):
-    """A declared param, as :class:`cloacinactl.engine.model.ParamSlot` has it."""
+    """A declared param, as :class:`cloacinactl.workflow.model.ParamSlot` has it."""
 
     @property
     def name(self) -> str: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from cloacinactl.engine.workers.memory import MIB, rss_bytes
+from cloacinactl.workers.memory import MIB, rss_bytes
 
 HELD: list[bytes] = []  # what ``leak`` never gives back (module state: lives as long as the worker)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cloacinactl.engine.graphs.model import AccumulatorDef, ReactorDef
+from cloacinactl.workflow.graphs.model import AccumulatorDef, ReactorDef
 
 if TYPE_CHECKING:
     from cloacinactl.engine.graphs.runner import ReactorRunner

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cloacinactl.engine.graphs.model import AccumulatorDef, ReactorDef
+from cloacinactl.workflow.graphs.model import AccumulatorDef, ReactorDef
 
 Inputs = dict[str, Any]
 

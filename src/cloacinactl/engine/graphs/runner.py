@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any
 import trio
 from loguru import logger
 
-from cloacinactl.engine.graphs.model import AccumulatorDef, GraphDef, ReactorDef
 from cloacinactl.engine.graphs.reactor import Inputs, ReactorCore
-from cloacinactl.engine.workers.core import PoolClosed
 from cloacinactl.store import graphs as gstore
+from cloacinactl.workers.core import PoolClosed
+from cloacinactl.workflow.graphs.model import AccumulatorDef, GraphDef, ReactorDef
 
 if TYPE_CHECKING:
     from cloacinactl.engine.graphs.runtime import GraphRuntime
-    from cloacinactl.engine.workers import Source
+    from cloacinactl.workers import Source
 
 CRASH_LIMIT = 3
 BATCH = 500

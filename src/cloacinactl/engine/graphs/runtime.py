@@ -29,11 +29,11 @@ from cloacinactl.engine.graphs.health import (
     input_slot,
     reactor_status,
 )
-from cloacinactl.engine.graphs.model import AccumulatorDef, GraphDef, ReactorDef, schema_problem
 from cloacinactl.engine.graphs.runner import ReactorRunner, iso, now_utc
 from cloacinactl.errors import NotFoundError, UserError
 from cloacinactl.store import Store
 from cloacinactl.store import graphs as gstore
+from cloacinactl.workflow.graphs.model import AccumulatorDef, GraphDef, ReactorDef, schema_problem
 
 
 class GraphNotFoundError(NotFoundError):

@@ -17,7 +17,6 @@ from cloacinactl.engine.schedules.cron_scheduler import (
     CronStats,
 )
 from cloacinactl.engine.schedules.interfaces import (
-    ClaimedSlot,
     Clock,
     CronStore,
     ExecutionStarter,
@@ -32,6 +31,7 @@ from cloacinactl.engine.schedules.poll import (
     parse_interval,
 )
 from cloacinactl.engine.schedules.poll_scheduler import PollScheduler, PollStats, TriggerPoller
+from cloacinactl.store.cronslots import ClaimedSlot
 
 __all__ = [
     "ClaimedSlot",

@@ -27,12 +27,12 @@ from cloacinactl.engine.schedules.cron import (
     plan_due,
 )
 from cloacinactl.engine.schedules.interfaces import (
-    ClaimedSlot,
     Clock,
     CronStore,
     ExecutionStarter,
     SystemClock,
 )
+from cloacinactl.store.cronslots import ClaimedSlot
 
 # Timer wake-ups can land a hair before the slot (float seconds vs microsecond
 # datetimes); a slot this close counts as due rather than costing another sleep.

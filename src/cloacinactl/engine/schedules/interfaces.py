@@ -8,9 +8,10 @@ of them touches the database or a worker process.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from cloacinactl.store.cronslots import ClaimedSlot
 
 
 class Clock(Protocol):
@@ -24,16 +25,6 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class ClaimedSlot:
-    """A cron slot row that was claimed but has no execution attached yet."""
-
-    schedule_id: str
-    scheduled_time: datetime
-    claimed_at: datetime
-    attempts: int
 
 
 class CronStore(Protocol):

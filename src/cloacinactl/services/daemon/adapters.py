@@ -7,9 +7,9 @@ from typing import Any
 
 from cloacinactl.engine.runner import Runner
 from cloacinactl.engine.schedules import PollTrigger
-from cloacinactl.engine.workers import WorkerPool, source_from_dict
 from cloacinactl.errors import CloacinaError
 from cloacinactl.services.daemon.book import PollTarget
+from cloacinactl.workers import WorkerPool, source_from_dict
 
 
 class RunnerStarter:

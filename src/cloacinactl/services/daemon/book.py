@@ -18,7 +18,6 @@ from typing import Any
 
 import trio
 
-from cloacinactl.engine.model import TriggerDef, TriggerKind
 from cloacinactl.engine.schedules import (
     CronSchedule,
     CronScheduler,
@@ -32,6 +31,7 @@ from cloacinactl.services.daemon.rows import package_names_in_use, retire_packag
 from cloacinactl.store import Store
 from cloacinactl.store.packages import find_package
 from cloacinactl.store.schedules import ScheduleSpec, replace_package_schedules
+from cloacinactl.workflow.model import TriggerDef, TriggerKind
 
 
 @dataclass(frozen=True)

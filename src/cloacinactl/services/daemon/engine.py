@@ -24,21 +24,22 @@ import trio
 from loguru import logger
 
 from cloacinactl.config.schema import DaemonConfig
-from cloacinactl.engine.cronstore import CronSlots
 from cloacinactl.engine.graphs import GraphRuntime
 from cloacinactl.engine.graphs.feed import feed_socket_path, serve_feed_socket
 from cloacinactl.engine.pooled import PoolTaskRunner
 from cloacinactl.engine.runner import ExecutionResult, Runner
 from cloacinactl.engine.schedules import CronConfig, CronScheduler, PollScheduler
 from cloacinactl.engine.secretsource import FileSecrets
-from cloacinactl.engine.workers import WorkerPool
 from cloacinactl.packages import LoadedPackage, PackageLoader
 from cloacinactl.services.daemon.adapters import PoolPoller, RunnerStarter
 from cloacinactl.services.daemon.book import PollTarget, ScheduleBook
 from cloacinactl.services.daemon.host import DaemonHost
-from cloacinactl.services.daemon.rows import ACTIVE_STATUSES, execution_counts
+from cloacinactl.services.daemon.rows import execution_counts
 from cloacinactl.services.reconcile import Reconciler, ReconcileService
 from cloacinactl.store import Store
+from cloacinactl.store.cronslots import CronSlots
+from cloacinactl.workers import WorkerPool
+from cloacinactl.workflow.states import ACTIVE_STATUSES
 
 if TYPE_CHECKING:
     from cloacinactl.services.daemon.service import DaemonService

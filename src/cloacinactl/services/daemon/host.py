@@ -20,11 +20,12 @@ from typing import Any
 import trio
 from loguru import logger
 
-from cloacinactl.engine.registry import unregister as unregister_workflow
 from cloacinactl.engine.runner import Runner
 from cloacinactl.errors import UserError
-from cloacinactl.packages import LoadedPackage, PackageLoader, PoolImporter
+from cloacinactl.packages import LoadedPackage, PackageLoader
 from cloacinactl.store.packages import upsert_package
+from cloacinactl.store.registry import unregister as unregister_workflow
+from cloacinactl.workers import PoolImporter
 
 
 class PackageConflictError(UserError):
@@ -84,7 +85,7 @@ class DaemonHost:
         )
         source = package.source()
         if self.graphs is not None:
-            from cloacinactl.engine.workers import source_from_dict
+            from cloacinactl.workers import source_from_dict
 
             await self.graphs.add_package(ident.name, source_from_dict(source), package.description)
         for workflow in package.workflows():

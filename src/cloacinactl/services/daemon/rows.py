@@ -10,15 +10,12 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, delete, func, select, update
 
 from cloacinactl.store import schema as s
-from cloacinactl.store.executions import ACTIVE
 
 P = s.packages.c
 S = s.schedules.c
 W = s.workflows.c
 E = s.executions.c
 F = s.cron_fires.c
-
-ACTIVE_STATUSES = ACTIVE  # not finished: pending, running or paused
 
 
 def package_names_in_use(conn: Connection) -> set[str]:

@@ -21,13 +21,13 @@ import trio
 from cloacinactl.engine.pooled import PoolTaskRunner
 from cloacinactl.engine.schedules import CronSchedule, CronScheduler, PollScheduler, PollTrigger
 from cloacinactl.engine.taskrun import TaskOutcome, TaskRequest
-from cloacinactl.engine.workers import Source, source_from_dict
 from cloacinactl.packages import LoadedPackage
 from cloacinactl.services.daemon.book import ScheduleBook
 from cloacinactl.services.daemon.host import DaemonHost
 from cloacinactl.store import Store
 from cloacinactl.store.archives import loadable_archives
 from cloacinactl.store.triggers import paused_schedule_ids
+from cloacinactl.workers import Source, source_from_dict
 
 Item = TypeVar("Item")
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import trio
 
-from cloacinactl.engine.model import WorkflowDef
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.state import ServerState
 from cloacinactl.store.secrets import secret_exists
 from cloacinactl.workflow import check_input
+from cloacinactl.workflow.model import WorkflowDef
 
 
 async def checked_context(

@@ -30,11 +30,9 @@ import trio
 from loguru import logger
 
 from cloacinactl.config.schema import DaemonConfig
-from cloacinactl.engine.cronstore import CronSlots
 from cloacinactl.engine.graphs import GraphRuntime
 from cloacinactl.engine.runner import ExecutionResult, Runner
 from cloacinactl.engine.secretsource import SecretSource
-from cloacinactl.engine.workers import WorkerPool
 from cloacinactl.errors import NotFoundError
 from cloacinactl.packages import LoadedPackage, PackageLoader
 from cloacinactl.services.daemon.adapters import PoolPoller, RunnerStarter
@@ -51,9 +49,11 @@ from cloacinactl.services.server.host import (
 )
 from cloacinactl.services.server.mirror import ArchiveMirror
 from cloacinactl.store import Store
+from cloacinactl.store.cronslots import CronSlots
 from cloacinactl.store.packages import change_marker
 from cloacinactl.store.secrets import Vault
-from cloacinactl.engine.model import WorkflowDef
+from cloacinactl.workers import WorkerPool
+from cloacinactl.workflow.model import WorkflowDef
 
 SERVICE = "cloacina-server"
 # told (tenant, {execution id: result or None}) when executions finish on this server

@@ -21,9 +21,9 @@ from typing import Any
 import trio
 
 from .batch import ChunkSizer, Deliver, run_chunk
-from .core import PoolClosed, PoolCore, RawReply
+from .core import PoolClosed, PoolCore
 from .outcome import TaskError, json_problem
-from .results import LoadResult, Output, TaskRequest, TaskResult, TriggerPoll
+from .results import LoadResult, Output, RawReply, TaskRequest, TaskResult, TriggerPoll
 from .sources import Source
 
 __all__ = ["PoolClosed", "WorkerPool"]
@@ -153,7 +153,7 @@ class WorkerPool(PoolCore):
     async def graph(
         self, source: Source, action: str, *, timeout: float | None = None, **args: Any
     ) -> tuple[dict[str, Any] | None, TaskError | None]:
-        """One computation-graph call (see ``engine.graphs.worker``): the result,
+        """One computation-graph call (see ``workers.graphcall``): the result,
         or the error when the call failed (user code raised, timed out, crashed)."""
         wire = {"source": source.to_dict(), "action": action, **args}
         reply = await self.call("graph", wire, source_id=source.source_id, timeout=timeout)

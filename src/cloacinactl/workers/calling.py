@@ -143,7 +143,7 @@ def _keep_secret(
 def _callback(
     callback: Callable[..., Any], kind: str, task_id: str, data: Any, *message: str
 ) -> None:
-    from cloacinactl.engine.context import Context
+    from cloacinactl.workflow.context import Context
 
     try:
         _run(callback(task_id, *message, Context(data if isinstance(data, dict) else {})))
@@ -160,7 +160,7 @@ def _attempt(
     pass_handle: bool,
     secrets: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[dict[str, Any] | None, TaskError | None]:
-    from cloacinactl.engine.context import Context, with_secrets
+    from cloacinactl.workflow.context import Context, with_secrets
 
     what = f"task {handle.task_id!r}"
     problem = json_problem(context)

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from cloacinactl.packages.errors import PackageError
 
 if TYPE_CHECKING:
-    from cloacinactl.engine.queries import ExecutionResult
     from cloacinactl.packages.loader import LoadedPackage
+    from cloacinactl.store.executions import ExecutionResult
     from cloacinactl.workflow import InputCheck
 
 MAX_WORKERS = 4

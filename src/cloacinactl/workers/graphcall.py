@@ -11,9 +11,9 @@ import asyncio
 import inspect
 from typing import Any
 
-from cloacinactl.engine.graphs.execute import run_graph
-from cloacinactl.engine.graphs.model import GraphDef
-from cloacinactl.engine.workers.outcome import TaskError, error_from_exception, json_problem
+from cloacinactl.workers.outcome import TaskError, error_from_exception, json_problem
+from cloacinactl.workflow.graphs.execute import run_graph
+from cloacinactl.workflow.graphs.model import GraphDef
 
 ACTIONS = ("accumulate", "poll", "execute")
 

@@ -1,5 +1,9 @@
 """Worker processes that run task code, import packages and poll triggers (design §2).
 
+Its own part, between the supervisor and the engine: it runs code in children and
+knows nothing of executions (the engine uses it through
+:class:`cloacinactl.engine.pooled.TaskPool`). ``PoolImporter`` imports packages in it.
+
 Public API:
 
 - ``WorkerPool(size=None, *, service="cloacina", python=None, grace_s=5.0,
@@ -34,17 +38,19 @@ from cloacinactl.config.lazy import lazy_exports
 if TYPE_CHECKING:
     from .calling import TaskHandle
     from .core import PoolClosed, WorkerStartError
+    from .importing import PoolImporter
     from .outcome import TaskError
     from .pool import WorkerPool
     from .results import LoadResult, Output, TaskRequest, TaskResult, TriggerPoll
     from .sources import ModuleSource, PackageSource, Source, source_from_dict
 
-# Lazy exports: the worker program (``-m cloacinactl.engine.workers.child``)
+# Lazy exports: the worker program (``-m cloacinactl.workers.child``)
 # imports this package first and must not pay for trio and the supervisor.
 _EXPORTS = {
     "TaskHandle": "calling",
     "PoolClosed": "core",
     "WorkerStartError": "core",
+    "PoolImporter": "importing",
     "TaskError": "outcome",
     "WorkerPool": "pool",
     "LoadResult": "results",
@@ -67,6 +73,7 @@ __all__ = [
     "Output",
     "PackageSource",
     "PoolClosed",
+    "PoolImporter",
     "Source",
     "TaskError",
     "TaskHandle",

@@ -35,7 +35,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +58,7 @@ from .exchange import exchange
 from .memguard import MemoryGuard
 from .outcome import TaskError, call_failure
 from .protocol import DEFAULT_OUTPUT_LIMIT, FD_ENV, ProtocolError
+from .results import RawReply
 from .slots import Call, Dispatcher, Slot, slot_stats
 
 
@@ -74,17 +74,6 @@ class WorkerStartError(CloacinaError):
 def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
     first = group.exceptions[0]
     return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
-
-
-@dataclass(frozen=True)
-class RawReply:
-    """A worker's reply to one call, or why there is none."""
-
-    result: dict[str, Any] | None
-    error: TaskError | None
-    captured: dict[str, Any]
-    worker: int
-    pid: int
 
 
 class PoolCore:
@@ -207,7 +196,7 @@ class PoolCore:
         argv = [
             self.python,
             "-m",
-            "cloacinactl.engine.workers.child",
+            "cloacinactl.workers.child",
             "--index",
             str(slot.index),
             "--title",
@@ -241,7 +230,7 @@ class PoolCore:
         except ChildFatal as exc:
             raise WorkerStartError(
                 f"worker {slot.index} could not start: {exc}",
-                hint=f"check that '{self.python} -m cloacinactl.engine.workers.child' "
+                hint=f"check that '{self.python} -m cloacinactl.workers.child' "
                 "runs in this environment",
             ) from exc
         if self._closed or child.state is not ChildState.FATAL:

@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from cloacinactl.engine.events import EventLog, EventType, ExecRow, lock_executions
-from cloacinactl.engine.fastsql import Sql, fetch, many
-from cloacinactl.engine.model import ExecutionStatus
-from cloacinactl.engine.registry import DefCache, Registered
+from cloacinactl.store.events import EventLog, EventType, ExecRow, lock_executions
+from cloacinactl.store.fastsql import Sql, fetch, many
+from cloacinactl.store.registry import DefCache, Registered
+from cloacinactl.workflow.model import ExecutionStatus
 
 PENDING = ExecutionStatus.PENDING.value
 
@@ -61,25 +61,9 @@ def claim(
     locked in this transaction (they are not locked or read again); without a
     ``log`` the events are written here.
     """
-    # PostgreSQL: lock the task AND its execution without waiting; a claim never blocks
-    # on a row another engine holds, so claims cannot join a deadlock cycle
-    ids = [r[0] for r in fetch(conn, sql.pick_ready, (sql.ts(now), limit))]
-    if not ids:
+    rows = _take(conn, sql, claimant_id, now, limit)
+    if not rows:
         return []
-    at = sql.ts(now)
-    rows = [
-        ClaimRow(
-            pk,
-            eid,
-            name,
-            attempt,
-            json.loads(ctx) if ctx else {},
-            sql.parse_ts(retry_at) or sql.parse_ts(ready_at),
-        )
-        for pk, eid, name, attempt, ctx, ready_at, retry_at in fetch(
-            conn, sql.claim_tasks(len(ids)), (claimant_id, at, at, *ids)
-        )
-    ]
     known = locked or {}
     execs = {eid: known[eid] for eid in {r.execution_id for r in rows} if eid in known}
     fresh = lock_executions(
@@ -89,18 +73,7 @@ def claim(
     own_log = log is None
     if log is None:
         log = EventLog(now)
-    started: list[tuple[Any, ...]] = []
-    for eid, ex in execs.items():
-        if not log.tracked(eid):  # (executions created this cycle are tracked already)
-            log.track(eid, ex.next_seq)
-        if ex.status == PENDING:
-            started.append((sql.ts(now), eid))
-            log.add(
-                eid,
-                EventType.WORKFLOW_STARTED,
-                None,
-                {"workflow": ex.workflow_name, "version": ex.workflow_version},
-            )
+    started = _start_executions(sql, execs, now, log)
     claimed: list[Claimed] = []
     for r in sorted(rows, key=lambda r: r.id):
         ex = execs[r.execution_id]
@@ -126,3 +99,47 @@ def claim(
     if own_log:
         log.flush(conn, sql)
     return claimed
+
+
+def _take(
+    conn: Connection, sql: Sql, claimant_id: str, now: dt.datetime, limit: int
+) -> list[ClaimRow]:
+    """Pick and claim up to ``limit`` due Ready tasks; their rows."""
+    # PostgreSQL: lock the task AND its execution without waiting; a claim never blocks
+    # on a row another engine holds, so claims cannot join a deadlock cycle
+    ids = [r[0] for r in fetch(conn, sql.pick_ready, (sql.ts(now), limit))]
+    if not ids:
+        return []
+    at = sql.ts(now)
+    return [
+        ClaimRow(
+            pk,
+            eid,
+            name,
+            attempt,
+            json.loads(ctx) if ctx else {},
+            sql.parse_ts(retry_at) or sql.parse_ts(ready_at),
+        )
+        for pk, eid, name, attempt, ctx, ready_at, retry_at in fetch(
+            conn, sql.claim_tasks(len(ids)), (claimant_id, at, at, *ids)
+        )
+    ]
+
+
+def _start_executions(
+    sql: Sql, execs: dict[str, ExecRow], now: dt.datetime, log: EventLog
+) -> list[tuple[Any, ...]]:
+    """Track the executions in ``log``; the Pending ones start: their rows and events."""
+    started: list[tuple[Any, ...]] = []
+    for eid, ex in execs.items():
+        if not log.tracked(eid):  # (executions created this cycle are tracked already)
+            log.track(eid, ex.next_seq)
+        if ex.status == PENDING:
+            started.append((sql.ts(now), eid))
+            log.add(
+                eid,
+                EventType.WORKFLOW_STARTED,
+                None,
+                {"workflow": ex.workflow_name, "version": ex.workflow_version},
+            )
+    return started

@@ -144,3 +144,14 @@ class TriggerPoll:
     def ok(self) -> bool:
         """Whether the poll ran without error (a skip is ok)."""
         return self.error is None
+
+
+@dataclass(frozen=True)
+class RawReply:
+    """A worker's reply to one call, or why there is none."""
+
+    result: dict[str, Any] | None
+    error: TaskError | None
+    captured: dict[str, Any]
+    worker: int
+    pid: int

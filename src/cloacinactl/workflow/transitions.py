@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloacinactl.engine.merge import merge_contexts
-from cloacinactl.engine.model import ExecutionStatus, TaskDef, TaskState, WorkflowDef
-from cloacinactl.engine.rules import evaluate_rule
+from cloacinactl.workflow.merge import merge_contexts
+from cloacinactl.workflow.model import ExecutionStatus, TaskDef, TaskState, WorkflowDef
+from cloacinactl.workflow.rules import evaluate_rule
 
 
 @dataclass(frozen=True)
@@ -149,3 +149,34 @@ def execution_output(
     if not done:
         return dict(input_context or {})
     return merge_contexts(done)
+
+
+@dataclass(frozen=True)
+class Advance:
+    """What follows in one execution after some of its tasks changed."""
+
+    transitions: list[Transition]  # NotStarted tasks that become Ready or Skipped
+    states: dict[str, TaskState]  # every task's state after them
+    status: ExecutionStatus | None = None  # Completed/Failed once all tasks are terminal
+    output: dict[str, Any] | None = None  # the execution's output when finished
+    failed_tasks: list[str] = field(default_factory=list)
+
+
+def advance_execution(
+    workflow: WorkflowDef,
+    states: Mapping[str, TaskState],
+    outputs: Mapping[str, Mapping[str, Any]],
+    input_context: Mapping[str, Any] | None = None,
+) -> Advance:
+    """The next transitions of an execution and, once every task is terminal, its end."""
+    after = dict(states)
+    found = next_transitions(workflow, after, outputs, input_context)
+    for tr in found:
+        after[tr.task_id] = tr.to
+    status = execution_outcome(workflow, after)
+    if status is None:
+        return Advance(found, after)
+    completed = {n: o for n, o in outputs.items() if after.get(n) is TaskState.COMPLETED}
+    output = execution_output(workflow, completed, input_context)
+    failed = sorted(n for n, v in after.items() if v is TaskState.FAILED)
+    return Advance(found, after, status, output, failed)

@@ -162,17 +162,21 @@ async def _run_chunk(
     finally:
         slot.call = None  # only now: the exit hook records the exit on the slot's call
     index, request = chunk[position]
-    deliver(
-        index,
-        TaskResult(
-            status="failed",
-            execution_id=request.execution_id,
-            task_id=request.task_id,
-            attempt=request.attempt,
-            error=error,
-            captured=Output.from_wire(captured),
-            worker=slot.index,
-            pid=call.pid,
-        ),
-    )
+    deliver(index, _lost_result(request, error, captured, slot.index, call.pid))
     return list(chunk[position + 1 :])
+
+
+def _lost_result(
+    request: TaskRequest, error: TaskError, captured: dict[str, Any], worker: int, pid: int
+) -> TaskResult:
+    """The failure of an attempt whose worker was lost under it."""
+    return TaskResult(
+        status="failed",
+        execution_id=request.execution_id,
+        task_id=request.task_id,
+        attempt=request.attempt,
+        error=error,
+        captured=Output.from_wire(captured),
+        worker=worker,
+        pid=pid,
+    )

@@ -13,7 +13,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cloacinactl.engine.model import Backoff, RetryOn, RetryPolicy
+from cloacinactl.workflow.backoff import exponential, jittered
+from cloacinactl.workflow.model import Backoff, RetryOn, RetryPolicy
 
 JITTER_FRACTION = 0.25
 
@@ -42,10 +43,12 @@ def base_delay_ms(policy: RetryPolicy, attempt: int) -> float:
     elif policy.backoff is Backoff.LINEAR:
         raw = policy.initial_delay_ms * policy.multiplier * n
     else:
-        try:
-            raw = policy.initial_delay_ms * policy.multiplier * policy.base ** (n - 1)
-        except OverflowError:
-            raw = float(policy.max_delay_ms)
+        return exponential(
+            policy.initial_delay_ms * policy.multiplier,
+            policy.base,
+            n - 1,
+            float(policy.max_delay_ms),
+        )
     return min(raw, float(policy.max_delay_ms))
 
 
@@ -66,7 +69,7 @@ def delay_ms(
             u = rng.random()
         else:
             u = rng()
-        d *= 1.0 + JITTER_FRACTION * (2.0 * u - 1.0)
+        d = jittered(d, JITTER_FRACTION, u, float(policy.max_delay_ms))
     return round(min(max(d, 0.0), float(policy.max_delay_ms)))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from cloacinactl.engine.model import ModelError, ParamSlot, TaskDef, WorkflowDef
+from cloacinactl.workflow.model import ModelError, ParamSlot, TaskDef, WorkflowDef
 
 
 class DagError(ModelError):

@@ -1,4 +1,4 @@
-"""The worker program: ``python -m cloacinactl.engine.workers.child --fd N ...``.
+"""The worker program: ``python -m cloacinactl.workers.child --fd N ...``.
 
 A plain synchronous loop (no trio here, to start fast): read a request frame
 from the private socket, serve it, write the response frame. Task output goes
@@ -85,7 +85,7 @@ class Worker:
         if op == "run_task":
             return {**base, **self._run_task(loaded, args, function_ref)}
         if op == "graph":
-            from cloacinactl.engine.graphs.worker import graph_call
+            from cloacinactl.workers.graphcall import graph_call
 
             graph_set = getattr(loaded.collection, "graph_set", None)
             return {**base, **graph_call(graph_set, args)}

@@ -15,222 +15,41 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
+from cloacinactl.workflow.conditions import (
+    Condition,
+    ConditionKind,
+    Op,
+    RuleKind,
+    TriggerRule,
+)
+from cloacinactl.workflow.policy import Backoff, RetryOn, RetryPolicy
+from cloacinactl.workflow.states import (
+    ACTIVE_STATUSES,
+    ExecutionStatus,
+    ModelError,
+    TaskState,
+)
 
-class ModelError(ValueError):
-    """A definition is malformed (raised at import time of a workflow package)."""
-
-
-class TaskState(StrEnum):
-    """Lifecycle of one task of an execution (design §9)."""
-
-    NOT_STARTED = "NotStarted"
-    READY = "Ready"
-    RUNNING = "Running"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    SKIPPED = "Skipped"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in _TERMINAL_TASK
-
-
-_TERMINAL_TASK = frozenset({TaskState.COMPLETED, TaskState.FAILED, TaskState.SKIPPED})
-
-
-class ExecutionStatus(StrEnum):
-    """Lifecycle of one execution (design §9). Paused is active, not terminal: it is
-    entered from Pending or Running and left by resume (or cancel)."""
-
-    PENDING = "Pending"
-    RUNNING = "Running"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    CANCELLED = "Cancelled"
-    PAUSED = "Paused"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in (
-            ExecutionStatus.COMPLETED,
-            ExecutionStatus.FAILED,
-            ExecutionStatus.CANCELLED,
-        )
-
-
-# --------------------------------------------------------------------------- retry
-
-
-class Backoff(StrEnum):
-    FIXED = "fixed"
-    LINEAR = "linear"
-    EXPONENTIAL = "exponential"
-
-
-class RetryOn(StrEnum):
-    NEVER = "never"
-    TRANSIENT = "transient"
-    ALL = "all"
-    PATTERN = "pattern"
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how late a failed task is tried again.
-
-    ``max_attempts`` counts every attempt, the first included. The default is
-    design §8's: 3 attempts, exponential from 1 s capped at 60 s, ±25 % jitter,
-    every error retried.
-    """
-
-    max_attempts: int = 3
-    initial_delay_ms: int = 1000
-    max_delay_ms: int = 60_000
-    backoff: Backoff = Backoff.EXPONENTIAL
-    base: float = 2.0
-    multiplier: float = 1.0
-    retry_on: RetryOn = RetryOn.ALL
-    patterns: tuple[str, ...] = ()
-    jitter: bool = True
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ModelError(f"max_attempts must be at least 1, got {self.max_attempts}")
-        if self.initial_delay_ms < 0 or self.max_delay_ms < 0:
-            raise ModelError("retry delays must not be negative")
-        if self.retry_on is RetryOn.PATTERN and not self.patterns:
-            raise ModelError("a pattern retry condition needs at least one pattern")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "max_attempts": self.max_attempts,
-            "initial_delay_ms": self.initial_delay_ms,
-            "max_delay_ms": self.max_delay_ms,
-            "backoff": self.backoff.value,
-            "base": self.base,
-            "multiplier": self.multiplier,
-            "retry_on": self.retry_on.value,
-            "patterns": list(self.patterns),
-            "jitter": self.jitter,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RetryPolicy:
-        return cls(
-            max_attempts=int(data["max_attempts"]),
-            initial_delay_ms=int(data["initial_delay_ms"]),
-            max_delay_ms=int(data["max_delay_ms"]),
-            backoff=Backoff(data["backoff"]),
-            base=float(data.get("base", 2.0)),
-            multiplier=float(data.get("multiplier", 1.0)),
-            retry_on=RetryOn(data["retry_on"]),
-            patterns=tuple(data.get("patterns", ())),
-            jitter=bool(data["jitter"]),
-        )
-
-
-# --------------------------------------------------------------------- trigger rules
-
-
-class Op(StrEnum):
-    """Operators of a context_value condition."""
-
-    EQUALS = "Equals"
-    NOT_EQUALS = "NotEquals"
-    GREATER_THAN = "GreaterThan"
-    LESS_THAN = "LessThan"
-    CONTAINS = "Contains"
-    NOT_CONTAINS = "NotContains"
-    EXISTS = "Exists"
-    NOT_EXISTS = "NotExists"
-
-    @classmethod
-    def parse(cls, text: str) -> Op:
-        """Accept the canonical names, snake/lower case spellings and ``== != > < eq ne gt lt``."""
-        found = _OP_ALIASES.get(text.replace("_", "").lower())
-        if found is None:
-            names = ", ".join(o.value for o in cls)
-            raise ModelError(
-                f"unknown context_value operator {text!r}; use one of {names} "
-                "or == != > < eq ne gt lt"
-            )
-        return found
-
-
-_OP_ALIASES: dict[str, Op] = {o.value.lower(): o for o in Op} | {
-    "==": Op.EQUALS,
-    "eq": Op.EQUALS,
-    "!=": Op.NOT_EQUALS,
-    "ne": Op.NOT_EQUALS,
-    ">": Op.GREATER_THAN,
-    "gt": Op.GREATER_THAN,
-    "<": Op.LESS_THAN,
-    "lt": Op.LESS_THAN,
-}
-
-
-class ConditionKind(StrEnum):
-    TASK_SUCCESS = "task_success"
-    TASK_FAILED = "task_failed"
-    TASK_SKIPPED = "task_skipped"
-    CONTEXT_VALUE = "context_value"
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One leaf of a trigger rule: a task outcome or a context value test."""
-
-    kind: ConditionKind
-    task: str | None = None
-    key: str | None = None
-    op: Op | None = None
-    value: Any = None
-
-    def to_dict(self) -> dict[str, Any]:
-        if self.kind is ConditionKind.CONTEXT_VALUE:
-            assert self.op is not None
-            return {
-                "kind": self.kind.value,
-                "key": self.key,
-                "op": self.op.value,
-                "value": self.value,
-            }
-        return {"kind": self.kind.value, "task": self.task}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Condition:
-        kind = ConditionKind(data["kind"])
-        if kind is ConditionKind.CONTEXT_VALUE:
-            return cls(kind, key=str(data["key"]), op=Op(data["op"]), value=data.get("value"))
-        return cls(kind, task=str(data["task"]))
-
-
-class RuleKind(StrEnum):
-    ALWAYS = "always"
-    ALL = "all"
-    ANY = "any"
-    NONE = "none"
-
-
-@dataclass(frozen=True)
-class TriggerRule:
-    """A combinator over conditions. Rules do not nest (upstream's shape)."""
-
-    kind: RuleKind = RuleKind.ALWAYS
-    conditions: tuple[Condition, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "conditions": [c.to_dict() for c in self.conditions]}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TriggerRule:
-        return cls(
-            RuleKind(data["kind"]),
-            tuple(Condition.from_dict(c) for c in data.get("conditions", ())),
-        )
-
-    def referenced_tasks(self) -> tuple[str, ...]:
-        return tuple(c.task for c in self.conditions if c.task is not None)
+__all__ = [
+    "ACTIVE_STATUSES",
+    "PARAM_TYPES",
+    "Backoff",
+    "Condition",
+    "ConditionKind",
+    "ExecutionStatus",
+    "ModelError",
+    "Op",
+    "ParamSlot",
+    "RetryOn",
+    "RetryPolicy",
+    "RuleKind",
+    "TaskDef",
+    "TaskState",
+    "TriggerDef",
+    "TriggerKind",
+    "TriggerRule",
+    "WorkflowDef",
+]
 
 
 # ------------------------------------------------------------------------ tasks
@@ -339,7 +158,7 @@ class ParamSlot:
 class WorkflowDef:
     """A validated DAG of tasks; ``tasks`` are in topological order.
 
-    Build it through :func:`cloacinactl.engine.dag.build_workflow` (which
+    Build it through :func:`cloacinactl.workflow.dag.build_workflow` (which
     validates and orders); ``from_dict`` trusts its input's order.
     """
 

@@ -19,7 +19,7 @@ not read within the last ``interval_s``; quick attempts read nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import trio
 from loguru import logger
@@ -28,10 +28,15 @@ from .exchange import replace_worker
 from .memory import MIB, mib, rss_bytes
 from .slots import Call, Slot
 
-if TYPE_CHECKING:
-    from .core import PoolCore
-
 SCAN_INTERVAL_S = 0.1
+
+
+class PoolCore(Protocol):
+    """What the guard needs of the pool (``core.PoolCore``): its slots, and recycling."""
+
+    _slots: list[Slot]
+
+    def _recycle(self, slot: Slot, why: str, level: str = "INFO") -> None: ...
 
 
 class MemoryGuard:

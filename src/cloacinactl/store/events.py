@@ -15,9 +15,10 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, delete, func, select
 
-from cloacinactl.engine.fastsql import Sql, dumps, fetch, many
+from cloacinactl.store import schema as s
+from cloacinactl.store.fastsql import Sql, dumps, fetch, many
 
 
 class EventType(StrEnum):
@@ -126,3 +127,12 @@ def lock_executions(conn: Connection, sql: Sql, execution_ids: Iterable[str]) ->
                 eid, name, version, status, seq, ctx, origin, created, started, sql.parse_ts
             )
     return out
+
+
+def count_events_older_than(conn: Connection, cutoff: dt.datetime) -> int:
+    stmt = select(func.count()).select_from(s.events).where(s.events.c.created_at < cutoff)
+    return int(conn.execute(stmt).scalar() or 0)
+
+
+def delete_events_older_than(conn: Connection, cutoff: dt.datetime) -> int:
+    return int(conn.execute(delete(s.events).where(s.events.c.created_at < cutoff)).rowcount or 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cloacinactl.engine.model import (
+from cloacinactl.workflow.model import (
     Condition,
     ConditionKind,
     Op,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cloacinactl.engine.graphs.model import GraphDef, GraphError
+from cloacinactl.workflow.graphs.model import GraphDef, GraphError
 
 NodeCall = Callable[[str, list[Any]], Any]
 

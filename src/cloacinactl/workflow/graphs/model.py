@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloacinactl.engine.model import ModelError
+from cloacinactl.workflow.model import ModelError
 
 ACCUMULATOR_KINDS = ("passthrough", "state", "batch", "polling")
 REACTION_MODES = ("when_any", "when_all")
@@ -236,25 +236,7 @@ def build_graph(
     """
     listed = list(nodes)
     where = f"graph {name!r}"
-    if not listed:
-        raise GraphError(f"{where}: the topology has no nodes")
-    ids = [n.id for n in listed]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        raise GraphError(f"{where}: node {dupes[0]!r} appears twice in the topology")
-    declared = list(functions)
-    missing = [i for i in ids if i not in declared]
-    if missing:
-        raise GraphError(
-            f"{where}: node {missing[0]!r} is in the topology but no @cloaca.node"
-            " function has that name"
-        )
-    extra = [f for f in declared if f not in ids]
-    if extra:
-        raise GraphError(
-            f"{where}: @cloaca.node function {extra[0]!r} is not in the topology"
-            " (add it to graph= or remove it)"
-        )
+    ids = _check_functions(where, listed, list(functions))
     id_set = set(ids)
     if reactor is not None:
         check_reactor(reactor)
@@ -285,6 +267,29 @@ def build_graph(
         if unused and not graph.accumulator_inputs():
             raise GraphError(f"{where}: no node reads any accumulator of reactor {reactor.name!r}")
     return graph
+
+
+def _check_functions(where: str, listed: list[NodeDef], declared: list[str]) -> list[str]:
+    """The node ids: each once, each with a function, and no function left over."""
+    if not listed:
+        raise GraphError(f"{where}: the topology has no nodes")
+    ids = [n.id for n in listed]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise GraphError(f"{where}: node {dupes[0]!r} appears twice in the topology")
+    missing = [i for i in ids if i not in declared]
+    if missing:
+        raise GraphError(
+            f"{where}: node {missing[0]!r} is in the topology but no @cloaca.node"
+            " function has that name"
+        )
+    extra = [f for f in declared if f not in ids]
+    if extra:
+        raise GraphError(
+            f"{where}: @cloaca.node function {extra[0]!r} is not in the topology"
+            " (add it to graph= or remove it)"
+        )
+    return ids
 
 
 def _topological_order(where: str, nodes: list[NodeDef]) -> list[str]:

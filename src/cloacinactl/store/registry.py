@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, select, update
 
-from cloacinactl.engine.dag import build_workflow
-from cloacinactl.engine.model import WorkflowDef
 from cloacinactl.errors import NotFoundError
 from cloacinactl.store import schema as s
+from cloacinactl.workflow.dag import build_workflow
+from cloacinactl.workflow.model import WorkflowDef
 
 
 @dataclass(frozen=True)

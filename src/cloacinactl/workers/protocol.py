@@ -21,7 +21,7 @@ Operations (``op``) and their ``args`` / ``result``:
 - ``poll_trigger``: ``{"source": <source>, "trigger": str, "function": str | null}``
   → ``{"fire": bool, "context": {...} | null}``
 - ``graph``: ``{"source": <source>, "action": "accumulate" | "poll" | "execute", ...}``
-  → see ``cloacinactl.engine.graphs.worker``
+  → see ``cloacinactl.workers.graphcall``
 
 A ``<source>`` is ``{"kind": "module", "module": str, "sys_path": [str]}`` or
 ``{"kind": "package", "package_id": str, "root": str, "manifest": {...}}``.

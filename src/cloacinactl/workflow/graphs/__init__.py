@@ -1,0 +1,1 @@
+"""The pure computation-graph model: definitions, validation and one synchronous run."""
