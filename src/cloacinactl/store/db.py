@@ -26,6 +26,7 @@ from sqlalchemy.pool import NullPool
 from cloacinactl.errors import UserError
 from cloacinactl.store.migrations import migrate
 from cloacinactl.store.urls import DatabaseUrl, check_tenant_name, parse_database_url
+from cloacinactl.workflow import backoff
 
 T = TypeVar("T")
 
@@ -199,7 +200,8 @@ class Store:
             except DBAPIError as exc:
                 if attempt + 1 >= attempts or not _is_transient(exc):
                     raise
-                time.sleep(min(0.5, 0.005 * 2**attempt) * (0.5 + random.random()))
+                delay = backoff.exponential(0.005, 2.0, attempt, 0.5)
+                time.sleep(backoff.jittered(delay, 0.5, random.random(), 0.75))
         raise AssertionError("unreachable")
 
     def checkpoint(self) -> None:
