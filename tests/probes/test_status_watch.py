@@ -75,6 +75,28 @@ def test_database_part_shows_progress_failures_and_schedules(tmp_path: Path) -> 
                 s.tasks.insert(),
                 [{"execution_id": "run-1", "task_name": name, "state": state, "created_at": now}],
             )
+        schedules = [
+            ("c-min", "cron", "etl", "* * * * *", None, False),
+            ("c-year", "cron", "report", "0 0 1 1 *", None, False),
+            ("c-paused", "cron", "paused_wf", "* * * * *", None, True),
+            ("p-watch", "trigger", "watcher", None, "files", False),
+        ]
+        for sid, kind, wf, expr, trigger, paused in schedules:
+            execute(
+                s.schedules.insert(),
+                [
+                    {
+                        "id": sid,
+                        "schedule_type": kind,
+                        "workflow_name": wf,
+                        "trigger_name": trigger,
+                        "cron_expression": expr,
+                        "timezone": "UTC",
+                        "paused": paused,
+                        "created_at": now,
+                    }
+                ],
+            )
 
     store.write(seed)
     store.close()
@@ -95,6 +117,16 @@ def test_database_part_shows_progress_failures_and_schedules(tmp_path: Path) -> 
         }
     ]
     assert db["failures"][0]["id"] == "bad-1" and db["failures"][0]["reason"] == "task load: boom"
+    # cron schedules due next, soonest first (each minute, then 1 January); a paused one
+    # and a poll trigger (no time of its own) are not listed
+    later = dt.datetime.now(dt.UTC)
+    assert [(d["workflow"], d["name"]) for d in db["schedules"]] == [
+        ("etl", "* * * * *"),
+        ("report", "0 0 1 1 *"),
+    ]
+    soon = dt.datetime.fromisoformat(db["schedules"][0]["next_run_at"].replace("Z", "+00:00"))
+    assert soon.second == 0 and -5 < (soon - later).total_seconds() <= 60
+    assert db["schedules"][1]["next_run_at"] == f"{later.year + 1}-01-01T00:00:00Z"
 
 
 def _env(home: Path) -> dict[str, str]:

@@ -167,6 +167,14 @@ def test_list_pages_through_the_schedules(shared_server: RunningServer, tmp_path
     assert poll["cron_expression"] is None
     assert {row["workflow_name"] for row in body["items"]} == {"quiet"}
     assert not cron["paused"] and cron["enabled"] and cron["created_at"].endswith("Z")
+    # a cron schedule says when it fires next (0 0 1 1 *: the next 1 January, UTC)
+    now = dt.datetime.now(dt.UTC)
+    assert cron["next_run_at"] == f"{now.year + 1}-01-01T00:00:00Z"
+    assert poll["next_run_at"] is None  # a poll trigger fires when its check says so
+    assert admin.post(f"/v1/tenants/{tenant}/triggers/yearly/pause").status_code == 200
+    paused = admin.get(f"/v1/tenants/{tenant}/triggers/yearly").json()["schedule"]
+    assert paused["next_run_at"] is None
+    assert admin.post(f"/v1/tenants/{tenant}/triggers/yearly/resume").status_code == 200
 
     # pages: limit/offset split the same ordered list; out of range is a 400
     page1 = admin.get(f"/v1/tenants/{tenant}/triggers", params={"limit": 1}).json()
@@ -194,7 +202,7 @@ def test_get_and_interface(shared_server: RunningServer, tmp_path: Path) -> None
     assert body["tenant_id"] == tenant and body["recent_executions"] == []
     assert schedule["trigger_name"] == "yearly" and schedule["workflow_name"] == "quiet"
     assert schedule["schedule_type"] == "cron" and schedule["paused"] is False
-    assert schedule["next_run_at"] is None or schedule["next_run_at"].endswith("Z")
+    assert schedule["next_run_at"].endswith("-01-01T00:00:00Z")
     # the same schedule by its id; by the workflow's name one of its schedules
     assert detail(admin, tenant, schedule["id"])["schedule"] == schedule
     assert detail(admin, tenant, "quiet")["schedule"]["workflow_name"] == "quiet"

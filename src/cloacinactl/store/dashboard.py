@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, select
 
 from cloacinactl.store import schema as s
+from cloacinactl.workflow.cron import next_run
 from cloacinactl.workflow.states import ACTIVE_STATUSES
 
 E = s.executions
@@ -64,23 +65,36 @@ def recent_failures(conn: Connection, limit: int = 5) -> list[dict[str, Any]]:
     ]
 
 
-def next_schedules(conn: Connection, limit: int = 5) -> list[dict[str, Any]]:
-    """Enabled, unpaused schedules that are due next."""
+def next_schedules(
+    conn: Connection, limit: int = 5, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """Enabled, unpaused schedules that are due next (cron: their next slot)."""
+    now = now or dt.datetime.now(dt.UTC)
     rows = conn.execute(
-        select(S.c.schedule_type, S.c.workflow_name, S.c.trigger_name, S.c.cron_expression)
-        .add_columns(S.c.next_run_at)
-        .where(and_(S.c.enabled.is_(True), S.c.paused.is_(False), S.c.next_run_at.is_not(None)))
-        .order_by(S.c.next_run_at)
-        .limit(limit)
+        select(
+            S.c.schedule_type,
+            S.c.workflow_name,
+            S.c.trigger_name,
+            S.c.cron_expression,
+            S.c.timezone,
+            S.c.cron_cursor,
+            S.c.next_run_at,
+        ).where(and_(S.c.enabled.is_(True), S.c.paused.is_(False)))
     ).all()
+    due = []
+    for r in rows:
+        at = r.next_run_at or next_run(r.cron_expression, r.timezone, now, r.cron_cursor)
+        if at is not None:
+            due.append((at, r))
+    due.sort(key=lambda item: (item[0], item[1].workflow_name))
     return [
         {
             "type": r.schedule_type,
             "workflow": r.workflow_name,
             "name": r.trigger_name or r.cron_expression,
-            "next_run_at": _iso(r.next_run_at),
+            "next_run_at": _iso(at),
         }
-        for r in rows
+        for at, r in due[:limit]
     ]
 
 

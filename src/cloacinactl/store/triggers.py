@@ -16,10 +16,23 @@ from sqlalchemy import Connection, func, or_, select, update
 
 from cloacinactl.store import schema as s
 from cloacinactl.store.workflows import iso
+from cloacinactl.workflow.cron import next_run
 
 S = s.schedules.c
 E = s.executions.c
 RECENT_SCAN = 200
+
+
+def next_run_at(row: Any, now: dt.datetime | None = None) -> dt.datetime | None:
+    """When the schedule fires next: the stored time when there is one, else a cron
+    schedule's next slot; None while it is paused or disabled."""
+    if not row.enabled or row.paused:
+        return None
+    if row.next_run_at is not None or row.schedule_type != "cron":
+        return row.next_run_at  # type: ignore[no-any-return]
+    return next_run(
+        row.cron_expression, row.timezone, now or dt.datetime.now(dt.UTC), row.cron_cursor
+    )
 
 
 def trigger_summary(row: Any) -> dict[str, Any]:
@@ -31,7 +44,7 @@ def trigger_summary(row: Any) -> dict[str, Any]:
         "cron_expression": row.cron_expression,
         "trigger_name": row.trigger_name,
         "poll_interval_ms": row.poll_interval_ms,
-        "next_run_at": iso(row.next_run_at),
+        "next_run_at": iso(next_run_at(row)),
         "last_run_at": iso(row.last_run_at),
         "created_at": iso(row.created_at),
         "paused": bool(row.paused),

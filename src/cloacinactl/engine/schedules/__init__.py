@@ -1,6 +1,6 @@
 """Cron maths, the cron scheduler and the poll-trigger scheduler (design §10)."""
 
-from cloacinactl.engine.schedules.cron import (
+from cloacinactl.workflow.cron import (
     CronError,
     CronExpr,
     DuePlan,

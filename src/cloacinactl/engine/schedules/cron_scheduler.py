@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 import trio
 from loguru import logger
 
-from cloacinactl.engine.schedules.cron import (
+from cloacinactl.workflow.cron import (
     DEFAULT_ON_TIME_GRACE,
     CronExpr,
     cron_context,

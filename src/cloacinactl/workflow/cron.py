@@ -87,6 +87,22 @@ def next_after(cron: CronExpr, t: datetime) -> datetime:
     return nxt.astimezone(UTC)
 
 
+def next_run(
+    expression: str | None, timezone: str | None, now: datetime, cursor: datetime | None = None
+) -> datetime | None:
+    """When a cron schedule fires next: its first slot after ``now`` (or after its
+    ``cursor``, the newest slot it considered, when that is later). None for a
+    missing or invalid expression."""
+    if not expression:
+        return None
+    try:
+        cron = parse_cron(expression, timezone or "UTC")
+    except CronError:
+        return None
+    after = now if cursor is None else max(_utc(now), _utc(cursor))
+    return next_after(cron, after)
+
+
 def iter_slots(cron: CronExpr, after: datetime) -> Iterator[datetime]:
     """Every slot strictly after ``after``, oldest first, as UTC (endless)."""
     it = cron._iter(_utc(after))
