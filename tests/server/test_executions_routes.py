@@ -205,6 +205,11 @@ def test_list_is_newest_first_with_filters(world: World) -> None:
     assert [i["id"] for i in both.json()["items"]] == [world.ok]
     none = {"items": [], "total": 0, "tenant_id": world.tenant}
     assert world.client.get(world.path(), params={"workflow": "nope"}).json() == none
+    assert world.client.get(world.path(), params={"status": "Paused"}).json() == none
+    # a status that does not exist is a mistake, not an empty list
+    typo = world.client.get(world.path(), params={"status": "Complete"})
+    assert typo.status_code == 400 and typo.json()["code"] == "invalid_request", typo.text
+    assert "'Complete'" in typo.json()["error"] and "Completed" in typo.json()["error"]
 
 
 def test_list_pages(world: World) -> None:

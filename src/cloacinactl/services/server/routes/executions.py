@@ -41,6 +41,9 @@ from cloacinactl.services.server.models import Page, errors, page, uuid_param
 from cloacinactl.services.server.state import state_of
 from cloacinactl.store import Store
 from cloacinactl.store import executions as ex
+from cloacinactl.workflow.states import ExecutionStatus
+
+STATUSES = {status.value.lower() for status in ExecutionStatus}
 
 router = APIRouter(dependencies=[Depends(authorized)], tags=["executions"])
 T = TypeVar("T")
@@ -170,6 +173,12 @@ async def list_executions(
     status: Annotated[str | None, Query(description="Only executions in this state.")] = None,
 ) -> ExecutionList:
     """The tenant's executions, newest first; ``total`` counts every match."""
+    if status is not None and status.lower() not in STATUSES:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"unknown status {status!r}: one of {', '.join(s.value for s in ExecutionStatus)}",
+        )
     rows, total = await _read(
         request,
         tenant,
