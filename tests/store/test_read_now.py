@@ -38,37 +38,42 @@ def needs_the_lock(conn: Connection) -> int:
     return count_executions(conn)
 
 
-def test_read_now_reads_and_leaves_the_connection_as_it_was(tmp_path: Path) -> None:
+def test_read_now_reads_on_its_own_connection(tmp_path: Path) -> None:
     with open_store(f"sqlite:///{tmp_path / 'c.db'}") as store:
-        store.engine.dispose()
-        with pytest.raises(WouldBlock):  # no idle connection: opening one may wait
+        with pytest.raises(WouldBlock):  # its connection is not made yet: opening may wait
             store.read_now(count_executions)
-        assert store.read(busy_timeout) == SQLITE_BUSY_TIMEOUT_MS
+        store.open_inline()
+        store.open_inline()  # idempotent
         assert store.read_now(count_executions) == 0
         assert store.read_now(busy_timeout) == 0
-        assert store.read(busy_timeout) == SQLITE_BUSY_TIMEOUT_MS  # restored for others
+        assert store.read(busy_timeout) == SQLITE_BUSY_TIMEOUT_MS  # the pool's are untouched
+        inline = store._inline
+        assert inline is not None
 
         def sneaky_write(conn: Connection) -> None:
             conn.exec_driver_sql("CREATE TABLE sneaky (x INTEGER)")
 
         store.read_now(sneaky_write)  # rolled back, never committed
-        assert (
-            store.read(
-                lambda c: c.exec_driver_sql(
-                    "SELECT count(*) FROM sqlite_master WHERE name = 'sneaky'"
-                ).scalar()
-            )
-            == 0
+        found = store.read(
+            lambda c: c.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'sneaky'"
+            ).scalar()
         )
+        assert found == 0
+        with pytest.raises(ZeroDivisionError):  # the caller's error, after a rollback
+            store.read_now(lambda c: 1 // 0)
+        assert store.read_now(count_executions) == 0
+    assert store._inline is None and inline.closed
 
 
 def test_read_now_raises_would_block_instead_of_waiting(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     with open_store(f"sqlite:///{path}") as store:
+        store.open_inline()
         other = writer_holding_the_lock(path)
         try:
             started = time.monotonic()
-            with pytest.raises(WouldBlock):
+            with pytest.raises(WouldBlock, match="locked"):
                 store.read_now(needs_the_lock)
             assert time.monotonic() - started < 1.0  # not SQLite's 30 s busy wait
         finally:
@@ -94,8 +99,7 @@ def test_request_read_falls_back_to_a_thread_that_waits(tmp_path: Path) -> None:
                 return await reads.read(store, needs_the_lock)
 
         assert trio.run(main) == 0  # waited on a worker thread until the lock was free
-        store.engine.dispose()  # and with no idle connection to use at once
-        assert trio.run(reads.read, store, count_executions) == 0
+        assert store.read_now(count_executions) == 0  # and opened the in-loop connection
 
 
 def test_read_now_is_refused_on_postgresql(pg_url: str) -> None:

@@ -101,6 +101,8 @@ class Store:
         self.backend = url.backend
         self.schema_name = tenant if url.backend == "postgresql" else "main"
         self._writer = threading.Lock()
+        self._inline: Connection | None = None  # read_now's own connection (SQLite)
+        self._inline_lock = threading.Lock()
         if self.backend == "sqlite":
             self.engine = _sqlite_engine(self.url)
         else:
@@ -132,6 +134,10 @@ class Store:
             ) from exc
 
     def close(self) -> None:
+        inline, self._inline = self._inline, None
+        if inline is not None:
+            with contextlib.suppress(Exception):
+                inline.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -171,26 +177,39 @@ class Store:
         """SQLite: ``read`` that never waits for a lock (raises :class:`WouldBlock`
         instead), for a short read from a thread that must not block, like an event
         loop, and that falls back to ``read`` on a worker thread. Reads in WAL mode
-        wait only in rare moments (a checkpoint restarting the log, a recovery)."""
-        if self.backend != "sqlite":
-            raise WouldBlock("only SQLite reads run in the caller's thread")
-        if self.engine.pool.checkedin() == 0:  # type: ignore[attr-defined]
-            # opening a connection may wait (its pragmas take the lock): a thread's job
-            raise WouldBlock("no idle connection")
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA busy_timeout=0")
+        wait only in rare moments (a checkpoint restarting the log, a recovery).
+
+        It uses one connection of its own, kept out of the pool with SQLite's busy
+        timeout at 0 (so a read costs BEGIN, the queries and ROLLBACK, nothing more);
+        until :meth:`open_inline` made it, this raises WouldBlock. One caller at a
+        time: the thread of an event loop."""
+        conn = self._inline
+        if conn is None:
+            raise WouldBlock("no connection for reads in this thread yet (open_inline)")
+        try:
+            conn.exec_driver_sql("BEGIN")
             try:
-                conn.exec_driver_sql("BEGIN")
-                try:
-                    return fn(conn)
-                finally:
-                    conn.exec_driver_sql("ROLLBACK")
-            except OperationalError as exc:
-                if "locked" in str(exc.orig) or "busy" in str(exc.orig):
-                    raise WouldBlock(str(exc.orig)) from exc
-                raise
+                return fn(conn)
             finally:
-                conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                if conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+                    conn.exec_driver_sql("ROLLBACK")
+        except OperationalError as exc:
+            if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+                raise WouldBlock(str(exc.orig)) from exc
+            raise
+
+    def open_inline(self) -> None:
+        """Make the connection :meth:`read_now` uses (SQLite; blocking: a worker
+        thread's job, since opening may wait for a lock). Idempotent."""
+        if self.backend != "sqlite" or self._inline is not None:
+            return
+        with self._inline_lock:
+            if self._inline is not None:
+                return
+            conn = self.engine.connect()
+            conn.detach()  # its own: never handed back to the pool with these settings
+            conn.exec_driver_sql("PRAGMA busy_timeout=0")
+            self._inline = conn
 
     def _run(self, fn: Callable[[Connection], T], *, write: bool, attempts: int) -> T:
         for attempt in range(attempts):

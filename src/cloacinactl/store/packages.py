@@ -43,6 +43,10 @@ def package_row(r: Any) -> PackageRow:
     return PackageRow(**{k: r._mapping[k] for k in PackageRow.__dataclass_fields__})
 
 
+# what a PackageRow holds (not the build log, up to 64 KiB a row, nor the claim columns)
+ROW_COLUMNS = tuple(s.packages.c[name] for name in PackageRow.__dataclass_fields__)
+
+
 def upsert_package(
     conn: Connection,
     *,
@@ -85,14 +89,14 @@ def upsert_package(
 
 
 def get_package(conn: Connection, package_id: str) -> PackageRow:
-    row = conn.execute(select(s.packages).where(P.id == package_id)).first()
+    row = conn.execute(select(*ROW_COLUMNS).where(P.id == package_id)).first()
     if row is None:
         raise NotFoundError(f"package {package_id} not found")
     return package_row(row)
 
 
 def find_package(conn: Connection, name: str, version: str | None = None) -> PackageRow | None:
-    stmt = select(s.packages).where(P.name == name)
+    stmt = select(*ROW_COLUMNS).where(P.name == name)
     if version is not None:
         stmt = stmt.where(P.version == version)
     row = conn.execute(stmt.order_by(P.updated_at.desc())).first()
@@ -102,10 +106,16 @@ def find_package(conn: Connection, name: str, version: str | None = None) -> Pac
 def list_packages(
     conn: Connection, *, limit: int = 100, offset: int = 0
 ) -> tuple[list[PackageRow], int]:
-    total = conn.execute(select(func.count()).select_from(s.packages)).scalar()
     rows = conn.execute(
-        select(s.packages).order_by(P.name, P.version).limit(limit).offset(offset)
+        select(*ROW_COLUMNS, func.count().over().label("total"))
+        .order_by(P.name, P.version)
+        .limit(limit)
+        .offset(offset)
     ).all()
+    if rows:
+        total = rows[0].total
+    else:  # past the end (or nothing stored): the count needs a query of its own
+        total = conn.execute(select(func.count()).select_from(s.packages)).scalar() if offset else 0
     return [package_row(r) for r in rows], int(total or 0)
 
 

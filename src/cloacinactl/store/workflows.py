@@ -17,7 +17,13 @@ from typing import Any
 from sqlalchemy import Connection, Text, and_, cast, or_, select, update
 
 from cloacinactl.store import schema as s
-from cloacinactl.store.packages import PackageRow, delete_package, list_packages, package_row
+from cloacinactl.store.packages import (
+    ROW_COLUMNS,
+    PackageRow,
+    delete_package,
+    list_packages,
+    package_row,
+)
 
 P = s.packages.c
 W = s.workflows.c
@@ -131,7 +137,7 @@ def find_workflow(conn: Connection, name_or_id: str) -> WorkflowView | None:
     # only rows that can match: the id, the name, or a manifest that mentions the key
     # (the workflow name lives in the manifest; the exact test is ``_matches``)
     maybe = conn.execute(
-        select(s.packages).where(
+        select(*ROW_COLUMNS).where(
             or_(
                 P.id == name_or_id,
                 P.name == name_or_id,

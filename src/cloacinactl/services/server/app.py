@@ -29,7 +29,12 @@ def build_app(state: ServerState) -> FastAPI:
     app.state.server = state
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router)
+        # the routes themselves, not include_router: FastAPI matches an included
+        # router's routes through a wrapper per router and per route, which cost a
+        # keyed list ~20 % of its time in-process. Our routers have no prefix, and a
+        # route carries its router's dependencies (authorization) and tags from
+        # when it was declared (the authorization matrix test proves every route).
+        app.router.routes.extend(router.routes)
     app.add_middleware(
         RequestMiddleware,
         metrics=state.metrics,

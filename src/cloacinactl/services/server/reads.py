@@ -23,9 +23,15 @@ T = TypeVar("T")
 
 async def read(store: Store, fn: Callable[[Connection], T]) -> T:
     """``store.read(fn)`` without a thread hand-off where SQLite allows it."""
-    if store.backend == "sqlite":
-        try:
-            return store.read_now(fn)
-        except WouldBlock:
-            pass
-    return await trio.to_thread.run_sync(store.read, fn)
+    if store.backend != "sqlite":
+        return await trio.to_thread.run_sync(store.read, fn)
+    try:
+        return store.read_now(fn)
+    except WouldBlock:
+        return await trio.to_thread.run_sync(_read_and_open, store, fn)
+
+
+def _read_and_open(store: Store, fn: Callable[[Connection], T]) -> T:
+    """On a worker thread: the read, and the in-loop connection for the next ones."""
+    store.open_inline()
+    return store.read(fn)
