@@ -1,6 +1,7 @@
 """Graph benchmarks: inject → fired latency and sustained events/s, passthrough graph, SQLite.
 
-Run: ``.venv/bin/python -m benchmarks.graphs [--latency N] [--events N] [--workers N]``.
+Run: ``.venv/bin/python -m benchmarks.graphs [--latency N] [--events N] [--workers N]
+[--repeat N]`` (``--repeat``: that many fresh runs, then their medians).
 
 What is measured is the runtime a service runs (``GraphRuntime`` with a real
 worker pool and a real SQLite store in WAL mode), minus HTTP:
@@ -11,17 +12,24 @@ worker pool and a real SQLite store in WAL mode), minus HTTP:
   event has been consumed by the reactor (accumulator function + firing in
   workers, fires, state and cursor committed). ``latest`` collapses events that
   arrive while a fire runs, as it should, so fires ≤ events.
+
+Beside the wall-clock figures it prints the CPU time spent per event during the
+sustained phase: by the service process (every thread: trio, the store's
+threads) and by its worker processes. CPU time is much less sensitive than
+wall time to other load on a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import trio
 from loguru import logger
 
@@ -74,7 +82,16 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def bench(args: argparse.Namespace, tmp: Path) -> None:
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def workers_cpu() -> float:
+    return sum(cpu_seconds(child) for child in psutil.Process().children(recursive=True))
+
+
+async def bench(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     store = open_store(f"sqlite:///{tmp / 'bench.db'}")
     pool = WorkerPool(args.workers, service="cloacina-bench")
     runtime = GraphRuntime(store, pool)
@@ -112,6 +129,7 @@ async def bench(args: argparse.Namespace, tmp: Path) -> None:
 
         fires_before = runtime.runner("ticker").fires
         per_caller = args.events // 64
+        cpu_before, workers_before = time.process_time(), workers_cpu()
         started = time.perf_counter()
 
         async def caller(offset: int) -> None:
@@ -124,6 +142,8 @@ async def bench(args: argparse.Namespace, tmp: Path) -> None:
         accepted = time.perf_counter() - started
         await runtime.wait_idle("ticker")
         done = time.perf_counter() - started
+        service_cpu = time.process_time() - cpu_before
+        worker_cpu = workers_cpu() - workers_before
         total = per_caller * 64
         fires = runtime.runner("ticker").fires - fires_before
         print(
@@ -131,9 +151,23 @@ async def bench(args: argparse.Namespace, tmp: Path) -> None:
             f" ({total / accepted:,.0f} events/s durable), all consumed in {done:.2f} s"
             f" ({total / done:,.0f} events/s end to end), {fires} fires"
         )
+        print(
+            f"CPU per event: service {service_cpu / total * 1e6:.0f} µs,"
+            f" workers {worker_cpu / total * 1e6:.0f} µs"
+            f" (load average {psutil.getloadavg()[0]:.2f})"
+        )
         await pool.stop()
         nursery.cancel_scope.cancel()
     store.close()
+    return {
+        "p50 ms": pct(latencies, 0.5),
+        "p99 ms": pct(latencies, 0.99),
+        "durable events/s": total / accepted,
+        "end-to-end events/s": total / done,
+        "service CPU µs/event": service_cpu / total * 1e6,
+        "worker CPU µs/event": worker_cpu / total * 1e6,
+        "load average": psutil.getloadavg()[0],
+    }
 
 
 def main() -> None:
@@ -141,11 +175,22 @@ def main() -> None:
     parser.add_argument("--latency", type=int, default=300)
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
-    with tempfile.TemporaryDirectory() as tmp:
-        trio.run(bench, args, Path(tmp))
+    runs: list[dict[str, float]] = []
+    for _ in range(args.repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            runs.append(trio.run(bench, args, Path(tmp)))
+    if len(runs) > 1:
+        print(f"medians of {len(runs)} runs:")
+        for key in runs[0]:
+            values = [run[key] for run in runs]
+            print(
+                f"  {key}: {statistics.median(values):,.2f}"
+                f" (min {min(values):,.2f}, max {max(values):,.2f})"
+            )
 
 
 if __name__ == "__main__":

@@ -61,3 +61,23 @@ def test_events_commit_and_fires(store: Store) -> None:
     assert later > ids[-1]
     assert store.write(lambda c: g.set_paused(c, "r", True, now)) is True
     assert store.write(lambda c: g.set_paused(c, "nope", True, now)) is False
+
+
+def test_many_events_at_once_keep_their_order(store: Store) -> None:
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        {
+            "reactor": "r",
+            "accumulator": "a",
+            "kind": "event",
+            "payload": {"n": n},
+            "created_at": now,
+        }
+        for n in range(g.PG_CHUNK * 2 + 3)
+    ]
+    ids = store.write(lambda c: g.append_events(c, rows))
+    assert ids == sorted(ids) and len(set(ids)) == len(rows)
+    pending = store.read(lambda c: g.pending_events(c, "r", 0, len(rows)))
+    assert [e.id for e in pending] == ids
+    assert [e.payload["n"] for e in pending] == list(range(len(rows)))
+    assert pending[0].created_at == now

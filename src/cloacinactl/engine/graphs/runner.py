@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 CRASH_LIMIT = 3
 BATCH = 500
+INBOX_LIMIT = 20 * BATCH  # events held in memory beyond this: read them from the store
 
 
 def now_utc() -> dt.datetime:
@@ -41,6 +42,19 @@ def now_utc() -> dt.datetime:
 
 def iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+_last_stamp: tuple[int, str] = (-1, "")
+
+
+def iso_now() -> str:
+    """``iso(now_utc())`` to the millisecond, formatted once per millisecond (every
+    inject stamps the accumulator's counters)."""
+    global _last_stamp
+    ms = time.time_ns() // 1_000_000
+    if _last_stamp[0] != ms:
+        _last_stamp = (ms, iso(dt.datetime.fromtimestamp(ms / 1000, dt.UTC)) or "")
+    return _last_stamp[1]
 
 
 def digest(inputs: Any) -> str:
@@ -70,6 +84,14 @@ class ReactorRunner:
     idle: trio.Event = field(default_factory=trio.Event)
     done: trio.Event = field(default_factory=trio.Event)
     started: bool = False
+    # Events the runtime's writer committed for this reactor, handed over in memory
+    # so the loop need not read back what was just written. ``synced``: the inbox
+    # holds every stored event after the cursor (a read of the store that reached
+    # its end, then every delivery since). Anything else (start-up, pause, crash,
+    # a full inbox) falls back to reading the store until it is synced again.
+    inbox: list[gstore.EventRow] = field(default_factory=list)
+    synced: bool = False
+    drops: int = 0
 
     def __post_init__(self) -> None:
         self.core = ReactorCore(self.reactor, self.accumulators)
@@ -84,6 +106,47 @@ class ReactorRunner:
 
     def poke(self) -> None:
         self.wake.set()
+
+    def deliver(self, events: list[gstore.EventRow]) -> None:
+        """Events just committed for this reactor, in id order (the writer's hand-over)."""
+        if not self._active() or len(self.inbox) >= INBOX_LIMIT:
+            self._unsync()
+        else:
+            self.inbox.extend(events)
+        self.wake.set()
+
+    def resync(self) -> None:
+        """Read the store again (the inbox may have missed something)."""
+        self._unsync()
+        self.wake.set()
+
+    def _unsync(self) -> None:
+        self.inbox.clear()
+        self.synced = False
+        self.drops += 1
+
+    async def _next_events(self) -> list[gstore.EventRow]:
+        """The next events after the cursor: from the inbox when synced, else the store."""
+        if not self._active():
+            self._unsync()
+            return []
+        if self.synced:
+            inbox, skip = self.inbox, 0
+            while skip < len(inbox) and inbox[skip].id <= self.cursor:
+                skip += 1  # delivered while the last read of the store ran: already read
+            taken = inbox[skip : skip + BATCH]
+            del inbox[: skip + BATCH]
+            return taken
+        drops, cursor = self.drops, self.cursor
+        events = await trio.to_thread.run_sync(
+            self.runtime.store.read,
+            lambda c: gstore.pending_events(c, self.reactor.name, cursor, BATCH),
+        )
+        # reached the end of the store, and nothing delivered since was dropped: every
+        # later event is in the inbox (it was committed after this read's snapshot)
+        if len(events) < BATCH and drops == self.drops and self._active():
+            self.synced = True
+        return events
 
     def acc_stats(self, name: str) -> dict[str, Any]:
         return self.stats.setdefault(
@@ -137,18 +200,14 @@ class ReactorRunner:
                     nursery.cancel_scope.cancel()
 
     async def _loop(self) -> None:
-        store = self.runtime.store
         while True:
             self.wake = trio.Event()
-            events: list[gstore.EventRow] = []
-            if not self.paused and self.crashed is None and self.graph is not None:
-                events = await trio.to_thread.run_sync(
-                    store.read,
-                    lambda c: gstore.pending_events(c, self.reactor.name, self.cursor, BATCH),
-                )
+            events = await self._next_events()
             due = self.core.next_flush_ms()
             if events or (due is not None and due <= time.time() * 1000 and self._active()):
                 await self._process(events)
+                if events and self.cursor != events[-1].id:  # stopped early (crashed)
+                    self._unsync()
                 continue
             self.idle.set()
             with trio.move_on_at(self._deadline(due)):
@@ -228,7 +287,7 @@ class ReactorRunner:
                 if problem is not None:
                     stats["errors"] += 1
                     stats["last_error"] = problem.get("message")
-        stamp = iso(now_utc())
+        stamp = iso_now()
         for value in values:
             if value is None:
                 continue
@@ -295,9 +354,13 @@ class ReactorRunner:
         }
 
     async def _commit(self, cursor: int, records: list[dict[str, Any]], failures: int) -> None:
-        state = json.loads(json.dumps(self.core.state))
-        stats = json.loads(json.dumps(self.stats))
+        # encoded here: a snapshot of what this batch left (the core goes on mutating)
+        state = gstore.encode(self.core.state)
+        stats = gstore.encode(self.stats)
+        assert state is not None and stats is not None
         name = self.reactor.name
+        every = gstore.PRUNE_EVERY
+        prune = bool(records) and (self.fires + len(records)) // every != self.fires // every
         await trio.to_thread.run_sync(
             self.runtime.store.write,
             lambda c: gstore.commit_progress(
@@ -309,8 +372,10 @@ class ReactorRunner:
                 fires=records,
                 failures=failures,
                 now=now_utc(),
+                prune=prune,
             ),
         )
+        self.runtime.wrote()
         self.cursor = cursor
         self.fires += len(records)
         self.failures += failures

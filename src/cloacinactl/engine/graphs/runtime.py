@@ -29,7 +29,7 @@ from cloacinactl.engine.graphs.health import (
     input_slot,
     reactor_status,
 )
-from cloacinactl.engine.graphs.runner import ReactorRunner, iso, now_utc
+from cloacinactl.engine.graphs.runner import ReactorRunner, iso, iso_now, now_utc
 from cloacinactl.errors import NotFoundError, UserError
 from cloacinactl.store import Store
 from cloacinactl.store import graphs as gstore
@@ -48,9 +48,12 @@ class GraphConflictError(UserError):
     """A package declares a graph, reactor or accumulator another package already has."""
 
 
+CHECKPOINT_INTERVAL_S = 1.0
+
+
 @dataclass
 class _Waiter:
-    row: dict[str, Any]
+    row: gstore.EncodedEvent
     done: trio.Event = field(default_factory=trio.Event)
     error: BaseException | None = None
 
@@ -72,6 +75,7 @@ class GraphRuntime:
         self._packages: dict[str, _Package] = {}
         self._queue: list[_Waiter] = []
         self._queued = trio.Event()
+        self._dirty = trio.Event()  # set when events were committed (SQLite checkpoints)
         self._nursery: trio.Nursery | None = None
         self.fire_listeners: list[Callable[[str, float], None]] = []
 
@@ -80,8 +84,14 @@ class GraphRuntime:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self._writer)
+            if self.store.backend == "sqlite":
+                nursery.start_soon(self._checkpointer)
             task_status.started()
             await trio.sleep_forever()
+
+    def wrote(self) -> None:
+        """Something was committed (the checkpointer wakes for it)."""
+        self._dirty.set()
 
     def fired(self, reactor: str, at: float) -> None:
         for listener in self.fire_listeners:
@@ -174,15 +184,11 @@ class GraphRuntime:
     # -- feeding
     async def accept(self, reactor: str, accumulator: str | None, kind: str, payload: Any) -> None:
         """Make one event durable (group commit) and wake its reactor."""
-        waiter = _Waiter(
-            {
-                "reactor": reactor,
-                "accumulator": accumulator,
-                "kind": kind,
-                "payload": payload,
-                "created_at": now_utc(),
-            }
-        )
+        try:
+            encoded = gstore.encode(payload)  # here: a bad payload fails its caller only
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise GraphInputError(f"the event is not JSON: {exc}") from None
+        waiter = _Waiter((reactor, accumulator, kind, encoded, now_utc()))
         self._queue.append(waiter)
         self._queued.set()
         await waiter.done.wait()
@@ -198,17 +204,50 @@ class GraphRuntime:
                 continue
             rows = [w.row for w in batch]
             try:
-                await trio.to_thread.run_sync(self.store.write, _appender(rows))
+                ids = await trio.to_thread.run_sync(self.store.write, _appender(rows))
             except Exception as exc:  # every waiter of the batch hears it
                 logger.opt(exception=exc).error("graph events not stored: {}", exc)
                 for waiter in batch:
                     waiter.error = exc
+                for runner in self._runners():  # whatever happened, the store knows
+                    runner.resync()
+            else:
+                self.wrote()
+                self._deliver(rows, ids)
             for waiter in batch:
                 waiter.done.set()
-            for reactor in {w.row["reactor"] for w in batch}:
-                for runner in self._runners():
-                    if runner.reactor.name == reactor:
-                        runner.poke()
+
+    def _deliver(self, rows: list[gstore.EncodedEvent], ids: list[int]) -> None:
+        """Hand the events just committed to their reactors (decoded from what was
+        stored, so a reactor sees exactly what a read of the store would give)."""
+        runners: dict[str, ReactorRunner] = {}
+        for runner in self._runners():
+            runners.setdefault(runner.reactor.name, runner)
+        events: dict[str, list[gstore.EventRow]] = {}
+        for event_id, (reactor, accumulator, kind, payload, created_at) in zip(
+            ids, rows, strict=True
+        ):
+            if reactor in runners:
+                events.setdefault(reactor, []).append(
+                    gstore.EventRow(
+                        event_id, reactor, accumulator, kind, gstore.decode(payload), created_at
+                    )
+                )
+        for reactor, delivered in events.items():
+            runners[reactor].deliver(delivered)
+
+    async def _checkpointer(self) -> None:
+        """SQLite: copy the WAL back into the database in the background, at most once
+        a second while graphs write, so no commit on the inject path pays for it (the
+        events table churns: every event is inserted, then deleted once consumed)."""
+        while True:
+            await self._dirty.wait()
+            self._dirty = trio.Event()
+            await trio.sleep(CHECKPOINT_INTERVAL_S)
+            try:
+                await trio.to_thread.run_sync(self.store.checkpoint)
+            except Exception:
+                logger.exception("WAL checkpoint failed; will retry")
 
     async def inject(self, name: str, event: Any) -> int:
         """An operator event into accumulator ``name``; the number of reactors fed."""
@@ -227,7 +266,7 @@ class GraphRuntime:
             async with trio.open_nursery() as nursery:
                 for runner in feeding:
                     nursery.start_soon(self.accept, runner.reactor.name, name, "event", event)
-        stamp = iso(now_utc())
+        stamp = iso_now()
         for runner in feeding:
             stats = runner.acc_stats(name)
             stats["operator_injects"] += 1
@@ -346,8 +385,8 @@ class GraphRuntime:
             await trio.sleep(0.01)
 
 
-def _appender(rows: list[dict[str, Any]]) -> Callable[[Any], list[int]]:
-    return lambda conn: gstore.append_events(conn, rows)
+def _appender(rows: list[gstore.EncodedEvent]) -> Callable[[Any], list[int]]:
+    return lambda conn: gstore.append_encoded(conn, rows)
 
 
 __all__ = [
