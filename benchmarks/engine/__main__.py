@@ -98,6 +98,16 @@ def summarise(
         rates = sorted(f.tasks_per_s for f in figs)
         spread = f"  [{rates[0]:.0f}-{rates[-1]:.0f}]" if len(figs) > 1 else ""
         show(med, after=spread)
+    probe = statistics.median(probes)
+    for (backend, kind, shape), med in out.items():
+        if backend == "sqlite" and shape == "parallel":
+            # issue 11's goal: the pool path at >= 20 % of the physical floor, same run
+            ratio = med.tasks_per_s / probe
+            verdict = "met" if ratio >= 0.20 and med.p99_ms <= 10 else "MISSED"
+            print(
+                f"  sqlite/{kind} parallel / probe = {ratio:.1%} (goal >= 20 %, "
+                f"p99 {med.p99_ms:.1f} ms, goal <= 10 ms): {verdict}"
+            )
     return out
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from cloacinactl.store.claims import Claimed
-from cloacinactl.store.events import EventLog, EventType, ExecRow
+from cloacinactl.store.events import EventLog, EventType, ExecRow, encoded
 from cloacinactl.store.executions import ExecutionResult, TaskResult
 from cloacinactl.store.fastsql import Sql, dumps, many
 from cloacinactl.store.lifecycle import event_log_for, lock_execution, set_execution
@@ -45,13 +45,19 @@ def advance(
     result: CycleResult,
 ) -> None:
     """Mark newly eligible tasks Ready/Skipped; finish executions whose tasks are all terminal."""
-    need_outputs = [eid for eid in touched if execs[eid].status in ADVANCING_STATUSES]
-    outputs = load_outputs(conn, sql, need_outputs) if need_outputs else {}
+    moving: list[tuple[str, WorkflowDef]] = []
+    for eid in touched:
+        ex = execs[eid]
+        if ex.status in ADVANCING_STATUSES:
+            wf = defs.get(conn, ex.workflow_name, ex.workflow_version).workflow
+            if _may_advance(wf, tasks[eid]):
+                moving.append((eid, wf))
+    # outputs are read only for executions where something can follow
+    outputs = load_outputs(conn, sql, [eid for eid, _ in moving]) if moving else {}
     at = sql.ts(now)
     rows = _AdvanceRows()
-    for eid in need_outputs:
+    for eid, wf in moving:
         ex = execs[eid]
-        wf = defs.get(conn, ex.workflow_name, ex.workflow_version).workflow
         states = {name: TaskState(t["state"]) for name, t in tasks[eid].items()}
         outs = outputs.get(eid, {}) | fresh.get(eid, {})
         adv = transitions.advance_execution(wf, states, outs, ex.input_context)
@@ -70,6 +76,28 @@ def advance(
     many(conn, sql.mark_ready, rows.ready)
     many(conn, sql.update_task, rows.skipped)
     many(conn, sql.finish_execution, rows.done)
+
+
+_TERMINAL = frozenset(s.value for s in TaskState if s.is_terminal)
+_NOT_STARTED = TaskState.NOT_STARTED.value
+
+
+def _may_advance(wf: WorkflowDef, trows: dict[str, dict[str, Any]]) -> bool:
+    """Whether :func:`transitions.advance_execution` can find anything: a NotStarted
+    task whose dependencies are all terminal, or every task terminal (states only,
+    so an execution where nothing follows costs no output read or merge)."""
+    every = True
+    for task in wf.tasks:
+        row = trows.get(task.id)
+        state = row["state"] if row is not None else _NOT_STARTED
+        if state in _TERMINAL:
+            continue
+        every = False
+        if state == _NOT_STARTED and all(
+            (d in trows and trows[d]["state"] in _TERMINAL) for d in task.dependencies
+        ):
+            return True
+    return every
 
 
 @dataclass
@@ -91,7 +119,7 @@ def _transition_rows(
         trow = trows[tr.task_id]
         if tr.to is TaskState.READY:
             rows.ready.append((tr.to.value, dumps(tr.context), at, trow["id"]))
-            log.add(eid, EventType.TASK_MARKED_READY, tr.task_id, {"reason": tr.reason})
+            log.add(eid, EventType.TASK_MARKED_READY, tr.task_id, encoded("reason", tr.reason))
         else:
             rows.skipped.append(
                 (
@@ -105,7 +133,7 @@ def _transition_rows(
                     trow["id"],
                 )
             )
-            log.add(eid, EventType.TASK_SKIPPED, tr.task_id, {"reason": tr.reason})
+            log.add(eid, EventType.TASK_SKIPPED, tr.task_id, encoded("reason", tr.reason))
 
 
 def _finished(

@@ -10,7 +10,6 @@ whose claimant died.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import math
 import random
@@ -25,8 +24,9 @@ from loguru import logger
 
 from cloacinactl.engine import ops, recovery
 from cloacinactl.engine.advance import CycleResult
-from cloacinactl.engine.secretsource import SecretSource, resolve
-from cloacinactl.engine.taskrun import BatchTaskRunner, TaskOutcome, TaskRequest, TaskRunner
+from cloacinactl.engine.dispatch import Dispatch
+from cloacinactl.engine.secretsource import SecretSource
+from cloacinactl.engine.taskrun import TaskOutcome, TaskRunner
 from cloacinactl.errors import CloacinaError
 from cloacinactl.store import Store, claimants
 from cloacinactl.store.claims import Claimed
@@ -93,6 +93,7 @@ class Executor:
         self.latencies_ms: list[float] | None = None
         self._next_due: dt.datetime | None = None  # the earliest future retry_at seen
         self._dirty = trio.Event()  # set when the writer committed work (SQLite checkpoints)
+        self.dispatch = Dispatch(store, runner, secrets, self._finish)
 
     # -- public API ------------------------------------------------------------------
     def on_finished(self, listener: Listener) -> None:
@@ -163,80 +164,104 @@ class Executor:
             room = self.config.concurrency - len(self._inflight) if self._claiming else 0
             limit = min(room, self.config.batch_size)
             if not self._creates and not self._outcomes and not (more and limit > 0):
-                # sleep until signalled (a new execution, an outcome, a kick), the next
-                # retry falls due, or the safety tick for work other processes created;
-                # the tick backs off while nothing turns up
-                wait = math.inf
-                if limit > 0:
-                    wait = idle_wait
-                    if self._next_due is not None:
-                        due = (self._next_due - self.clock()).total_seconds()
-                        wait = min(wait, max(0.0, due))
-                self._wake = trio.Event()
-                with trio.move_on_after(wait) as scope:
-                    await self._wake.wait()
-                idle_wait = (
-                    min(self.config.idle_poll_s, idle_wait * 2)
-                    if scope.cancelled_caught
-                    else self.config.poll_interval_s
-                )
+                idle_wait = await self._sleep(limit, idle_wait)
                 more = True
                 continue
             creates, self._creates = self._creates, []
             outcomes, self._outcomes = self._outcomes, []
-            now = self.clock()
-            try:
-                # shielded: once committed, claims must be recorded in memory (or released)
-                with trio.CancelScope(shield=True):
-                    result: CycleResult = await self._db(
-                        partial(
-                            ops.cycle,
-                            sql=self.sql,
-                            claimant_id=self.claimant_id,
-                            defs=self.defs,
-                            now=now,
-                            create=[c for c, _ in creates],
-                            outcomes=outcomes,
-                            claim_limit=limit,
-                            settings=self.settings,
-                            rng=self._rng,
-                        )
+            result = await self._cycle(creates, outcomes, limit)
+            if result is not None:
+                more = self._took(nursery, creates, result, limit)
+
+    async def _sleep(self, limit: int, idle_wait: float) -> float:
+        """Sleep until signalled (a new execution, an outcome, a kick), the next retry
+        falls due, or the safety tick for work other processes created; returns the
+        next tick, which backs off while nothing turns up."""
+        wait = math.inf
+        if limit > 0:
+            wait = idle_wait
+            if self._next_due is not None:
+                due = (self._next_due - self.clock()).total_seconds()
+                wait = min(wait, max(0.0, due))
+        self._wake = trio.Event()
+        with trio.move_on_after(wait) as scope:
+            await self._wake.wait()
+        if scope.cancelled_caught:
+            return min(self.config.idle_poll_s, idle_wait * 2)
+        return self.config.poll_interval_s
+
+    async def _cycle(
+        self,
+        creates: list[tuple[ops.NewExecution, trio.Event]],
+        outcomes: list[ops.Outcome],
+        limit: int,
+    ) -> CycleResult | None:
+        """One :func:`ops.cycle` transaction; None (the work kept or isolated) if it failed."""
+        try:
+            # shielded: once committed, claims must be recorded in memory (or released)
+            with trio.CancelScope(shield=True):
+                result: CycleResult = await self._db(
+                    partial(
+                        ops.cycle,
+                        sql=self.sql,
+                        claimant_id=self.claimant_id,
+                        defs=self.defs,
+                        now=self.clock(),
+                        create=[c for c, _ in creates],
+                        outcomes=outcomes,
+                        claim_limit=limit,
+                        settings=self.settings,
+                        rng=self._rng,
                     )
-            except Exception:
-                # keep the work: a transient database outage must not lose outcomes
-                self._failures += 1
-                logger.exception("engine cycle failed failures={}; retrying", self._failures)
-                if self._failures >= ISOLATE_AFTER and len(creates) + len(outcomes) > 1:
-                    # one poisoned item must not stall everything: go one by one
-                    await self._isolate(creates, outcomes)
-                else:
-                    self._creates = creates + self._creates
-                    self._outcomes = outcomes + self._outcomes
-                    await trio.sleep(backoff.exponential(0.1, 2.0, self._failures, 5.0))
-                continue
-            self._failures = 0
-            for _, done in creates:
-                done.set()
-            self.stats["cycles"] += 1
-            self.stats["claimed"] += len(result.claimed)
-            self.stats["applied"] += result.applied
-            more = len(result.claimed) >= limit > 0 or result.made_ready > 0
-            self._next_due = result.next_due
-            if result.claimed or result.applied:
-                self._dirty.set()
-            started = self.clock()
-            for claimed in result.claimed:
-                if self.latencies_ms is not None and claimed.ready_at is not None:
-                    self.latencies_ms.append((started - claimed.ready_at).total_seconds() * 1000)
-                self._inflight[claimed.task_pk] = claimed
-            if result.claimed and isinstance(self.runner, BatchTaskRunner):
-                nursery.start_soon(self._run_batch, self.runner, result.claimed)
+                )
+        except Exception:
+            # keep the work: a transient database outage must not lose outcomes
+            self._failures += 1
+            logger.exception("engine cycle failed failures={}; retrying", self._failures)
+            if self._failures >= ISOLATE_AFTER and len(creates) + len(outcomes) > 1:
+                # one poisoned item must not stall everything: go one by one
+                await self._isolate(creates, outcomes)
             else:
-                for claimed in result.claimed:
-                    nursery.start_soon(self._run_one, claimed)
-            if result.finished:
-                for listener in self._finished_listeners:
-                    listener(result.finished)
+                self._creates = creates + self._creates
+                self._outcomes = outcomes + self._outcomes
+                await trio.sleep(backoff.exponential(0.1, 2.0, self._failures, 5.0))
+            return None
+        self._failures = 0
+        return result
+
+    def _took(
+        self,
+        nursery: trio.Nursery,
+        creates: list[tuple[ops.NewExecution, trio.Event]],
+        result: CycleResult,
+        limit: int,
+    ) -> bool:
+        """Act on a committed cycle: wake creators, run the claimed tasks, tell the
+        listeners what finished; whether more claimable work may be waiting."""
+        for _, done in creates:
+            done.set()
+        claimed = result.claimed
+        self.stats["cycles"] += 1
+        self.stats["claimed"] += len(claimed)
+        self.stats["applied"] += result.applied
+        self._next_due = result.next_due
+        if claimed or result.applied:
+            self._dirty.set()
+        if claimed:
+            latencies = self.latencies_ms
+            if latencies is not None:
+                started = self.clock()
+                for c in claimed:
+                    if c.ready_at is not None:
+                        latencies.append((started - c.ready_at).total_seconds() * 1000)
+            inflight = self._inflight
+            for c in claimed:
+                inflight[c.task_pk] = c
+            self.dispatch.start(nursery, claimed)
+        if result.finished:
+            for listener in self._finished_listeners:
+                listener(result.finished)
+        return len(claimed) >= limit > 0 or result.made_ready > 0
 
     async def _isolate(
         self, creates: list[tuple[ops.NewExecution, trio.Event]], outcomes: list[ops.Outcome]
@@ -278,90 +303,6 @@ class Executor:
                 continue
             for listener in self._finished_listeners:
                 listener(result.finished)
-
-    @staticmethod
-    def _request(claimed: Claimed) -> TaskRequest:
-        task = claimed.registered.workflow.task(claimed.task_name)
-        return TaskRequest(
-            execution_id=claimed.execution_id,
-            workflow=claimed.registered.workflow.name,
-            task_id=claimed.task_name,
-            attempt=claimed.attempt,
-            context=claimed.context,
-            code=claimed.registered.code,
-            function=f"{task.module}:{task.qualname}" if task.module else None,
-            timeout_s=task.timeout_s,
-        )
-
-    async def _requests(self, batch: list[Claimed]) -> list[TaskRequest | TaskOutcome]:
-        """The attempts' requests; a task of a workflow with secret slots gets their
-        values (read now, so the next attempt sees a rotation) or fails here."""
-        out: list[TaskRequest | TaskOutcome] = [self._request(c) for c in batch]
-        needing = [i for i, c in enumerate(batch) if c.registered.workflow.secrets]
-        if not needing:
-            return out
-        if self.secrets is None:
-            for i in needing:
-                out[i] = TaskOutcome.failure(
-                    "secret_unavailable", "the workflow declares secrets; none are configured here"
-                )
-            return out
-        wanted = [(batch[i].execution_id, batch[i].registered.workflow.secrets) for i in needing]
-        try:
-            found = await trio.to_thread.run_sync(
-                self.store.read, partial(resolve, source=self.secrets, wanted=wanted)
-            )
-        except Exception as exc:  # the database or the key store: retry the attempt
-            logger.error("cannot resolve task secrets error={}", type(exc).__name__)
-            found = [f"cannot read the workflow's secrets ({type(exc).__name__})"] * len(needing)
-            transient = True
-        else:
-            transient = False
-        for i, value in zip(needing, found, strict=True):
-            request = out[i]
-            assert isinstance(request, TaskRequest)
-            if isinstance(value, str):
-                out[i] = TaskOutcome.failure("secret_unavailable", value, transient=transient)
-            else:
-                out[i] = dataclasses.replace(request, secrets=value)
-        return out
-
-    async def _run_one(self, claimed: Claimed) -> None:
-        (request,) = await self._requests([claimed])
-        if isinstance(request, TaskOutcome):
-            self._finish(claimed, request)
-            return
-        try:
-            outcome = await self.runner.run_task(request)
-        except Exception as exc:  # a runner bug fails this attempt only
-            logger.exception("task runner failed")
-            outcome = TaskOutcome.failure("internal", f"task runner failed: {exc!r}")
-        self._finish(claimed, outcome)
-
-    async def _run_batch(self, runner: BatchTaskRunner, batch: list[Claimed]) -> None:
-        """Hand a whole claimed batch to the runner (fewer round trips per task)."""
-        requests = await self._requests(batch)
-        for claimed, early in zip(batch, requests, strict=True):
-            if isinstance(early, TaskOutcome):
-                self._finish(claimed, early)
-        runnable = [
-            (c, r) for c, r in zip(batch, requests, strict=True) if isinstance(r, TaskRequest)
-        ]
-        pending = dict(enumerate(c for c, _ in runnable))
-
-        def deliver(index: int, outcome: TaskOutcome) -> None:
-            claimed = pending.pop(index, None)
-            if claimed is not None:
-                self._finish(claimed, outcome)
-
-        if not runnable:
-            return
-        try:
-            await runner.run_tasks([r for _, r in runnable], deliver)
-        except Exception as exc:  # a runner bug fails the attempts it did not finish
-            logger.exception("task runner failed")
-            for index in list(pending):
-                deliver(index, TaskOutcome.failure("internal", f"task runner failed: {exc!r}"))
 
     def _finish(self, claimed: Claimed, outcome: TaskOutcome) -> None:
         self._outcomes.append(
@@ -405,6 +346,13 @@ class Executor:
             except Exception:
                 logger.exception("WAL checkpoint failed; will retry")
 
+    def _apply(self, conn: Any, outcomes: list[ops.Outcome], now: dt.datetime) -> CycleResult:
+        result = CycleResult()
+        ops.apply_outcomes(
+            conn, self.sql, outcomes, self.defs, now, self.settings, self._rng, result
+        )
+        return result
+
     async def _recover(self) -> None:
         now = self.clock()
         stale = dt.timedelta(seconds=self.config.stale_after_s)
@@ -412,20 +360,10 @@ class Executor:
         def work(conn: Any) -> int:
             verdicts, dead = recovery.orphaned_tasks(conn, self.me, now, stale)
             if verdicts:
-                result = CycleResult()
-                ops.apply_outcomes(
-                    conn,
-                    self.sql,
-                    verdicts,
-                    self.defs,
-                    now,
-                    self.settings,
-                    self._rng,
-                    result,
-                )
-                if result.finished:
+                finished = self._apply(conn, verdicts, now).finished
+                if finished:
                     for listener in self._finished_listeners:
-                        listener(result.finished)
+                        listener(finished)
             claimants.forget_claimants(conn, dead)
             return len(verdicts)
 
@@ -436,32 +374,16 @@ class Executor:
     async def _release(self) -> None:
         """On exit: hand unfinished claims back (reset) and record what finished."""
         now = self.clock()
-        outcomes = list(self._outcomes)
-        leftovers = [
-            ops.Outcome(
-                c.task_pk,
-                c.execution_id,
-                c.task_name,
-                c.attempt,
-                "reset",
-                claimant_id=self.claimant_id,
-            )
+        me = self.claimant_id
+        outcomes = list(self._outcomes) + [
+            ops.Outcome(c.task_pk, c.execution_id, c.task_name, c.attempt, "reset", claimant_id=me)
             for c in self._inflight.values()
         ]
 
         def work(conn: Any) -> None:
-            if outcomes or leftovers:
-                ops.apply_outcomes(
-                    conn,
-                    self.sql,
-                    [*outcomes, *leftovers],
-                    self.defs,
-                    now,
-                    self.settings,
-                    self._rng,
-                    CycleResult(),
-                )
-            claimants.unregister_claimant(conn, self.claimant_id)
+            if outcomes:
+                self._apply(conn, outcomes, now)
+            claimants.unregister_claimant(conn, me)
 
         try:
             await self._db(work)

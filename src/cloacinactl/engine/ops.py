@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from cloacinactl.engine.advance import CycleResult, advance
 from cloacinactl.store import schema as s
 from cloacinactl.store.claims import claim
-from cloacinactl.store.events import EventLog, EventType, ExecRow, lock_executions
+from cloacinactl.store.events import EventLog, EventType, ExecRow, encoded, lock_executions
 from cloacinactl.store.fastsql import Sql, dumps, fetch, many
 from cloacinactl.store.registry import DefCache, Registered
 from cloacinactl.store.tasks import load_tasks
@@ -92,10 +92,10 @@ def create_executions(
                 task_rows.append((item.id, task.id, NOT_STARTED, None, None, None, at))
             elif tr.to is TaskState.READY:
                 task_rows.append((item.id, task.id, READY, dumps(tr.context), at, None, at))
-                log.add(item.id, EventType.TASK_MARKED_READY, task.id, {"reason": tr.reason})
+                log.add(item.id, EventType.TASK_MARKED_READY, task.id, encoded("reason", tr.reason))
             else:
                 task_rows.append((item.id, task.id, tr.to.value, None, None, at, at))
-                log.add(item.id, EventType.TASK_SKIPPED, task.id, {"reason": tr.reason})
+                log.add(item.id, EventType.TASK_SKIPPED, task.id, encoded("reason", tr.reason))
         exec_rows.append(
             (
                 item.id,

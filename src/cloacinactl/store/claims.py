@@ -15,7 +15,14 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from cloacinactl.store.events import EventLog, EventType, ExecRow, lock_executions
+from cloacinactl.store.events import (
+    EventLog,
+    EventType,
+    ExecRow,
+    attempt_json,
+    claimed_json,
+    lock_executions,
+)
 from cloacinactl.store.fastsql import Sql, fetch, many
 from cloacinactl.store.registry import DefCache, Registered
 from cloacinactl.workflow.model import ExecutionStatus
@@ -32,16 +39,6 @@ class Claimed:
     context: dict[str, Any]
     registered: Registered
     ready_at: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class ClaimRow:
-    id: int
-    execution_id: str
-    task_name: str
-    attempt: int
-    context: dict[str, Any]
-    since: dt.datetime | None
 
 
 def claim(
@@ -65,36 +62,24 @@ def claim(
     if not rows:
         return []
     known = locked or {}
-    execs = {eid: known[eid] for eid in {r.execution_id for r in rows} if eid in known}
-    fresh = lock_executions(
-        conn, sql, (r.execution_id for r in rows if r.execution_id not in known)
-    )
+    execs = {eid: known[eid] for eid in {r[1] for r in rows} if eid in known}
+    fresh = lock_executions(conn, sql, (r[1] for r in rows if r[1] not in known))
     execs.update(fresh)
     own_log = log is None
     if log is None:
         log = EventLog(now)
     started = _start_executions(sql, execs, now, log)
     claimed: list[Claimed] = []
-    for r in sorted(rows, key=lambda r: r.id):
-        ex = execs[r.execution_id]
-        log.add(
-            r.execution_id,
-            EventType.TASK_CLAIMED,
-            r.task_name,
-            {"claimant_id": claimant_id, "attempt": r.attempt},
-        )
-        log.add(r.execution_id, EventType.TASK_STARTED, r.task_name, {"attempt": r.attempt})
-        claimed.append(
-            Claimed(
-                r.id,
-                r.execution_id,
-                r.task_name,
-                r.attempt,
-                r.context,
-                defs.get(conn, ex.workflow_name, ex.workflow_version),
-                r.since,
-            )
-        )
+    add = log.add
+    regs: dict[str, Registered] = {}
+    for pk, eid, name, attempt, context, since in rows:
+        reg = regs.get(eid)
+        if reg is None:
+            ex = execs[eid]
+            reg = regs[eid] = defs.get(conn, ex.workflow_name, ex.workflow_version)
+        add(eid, EventType.TASK_CLAIMED, name, claimed_json(claimant_id, attempt))
+        add(eid, EventType.TASK_STARTED, name, attempt_json(attempt))
+        claimed.append(Claimed(pk, eid, name, attempt, context, reg, since))
     many(conn, sql.start_execution, started)
     if own_log:
         log.flush(conn, sql)
@@ -103,27 +88,31 @@ def claim(
 
 def _take(
     conn: Connection, sql: Sql, claimant_id: str, now: dt.datetime, limit: int
-) -> list[ClaimRow]:
-    """Pick and claim up to ``limit`` due Ready tasks; their rows."""
+) -> list[tuple[int, str, str, int, dict[str, Any], dt.datetime | None]]:
+    """Pick and claim up to ``limit`` due Ready tasks; their (id, execution id, name,
+    attempt, input context, ready-since) in id order."""
     # PostgreSQL: lock the task AND its execution without waiting; a claim never blocks
     # on a row another engine holds, so claims cannot join a deadlock cycle
     ids = [r[0] for r in fetch(conn, sql.pick_ready, (sql.ts(now), limit))]
     if not ids:
         return []
     at = sql.ts(now)
-    return [
-        ClaimRow(
+    parse = sql.parse_ts
+    rows = [
+        (
             pk,
             eid,
             name,
             attempt,
             json.loads(ctx) if ctx else {},
-            sql.parse_ts(retry_at) or sql.parse_ts(ready_at),
+            parse(retry_at) or parse(ready_at),
         )
         for pk, eid, name, attempt, ctx, ready_at, retry_at in fetch(
             conn, sql.claim_tasks(len(ids)), (claimant_id, at, at, *ids)
         )
     ]
+    rows.sort(key=lambda r: r[0])
+    return rows
 
 
 def _start_executions(

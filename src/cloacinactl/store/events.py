@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
@@ -46,7 +46,7 @@ class EventLog:
     def __init__(self, now: dt.datetime) -> None:
         self.now = now
         self._next: dict[str, int] = {}
-        self._rows: list[tuple[str, int, str, str | None, dict[str, Any]]] = []
+        self._rows: list[tuple[str, int, str, str | None, Any]] = []
 
     def track(self, execution_id: str, next_seq: int) -> None:
         """Start numbering ``execution_id``'s events from ``next_seq`` (a locked read)."""
@@ -60,12 +60,14 @@ class EventLog:
         execution_id: str,
         event_type: EventType,
         task_name: str | None = None,
-        data: dict[str, Any] | None = None,
+        data: dict[str, Any] | str | None = None,
     ) -> None:
+        """Queue one event; ``data`` is a dict, or its JSON text already encoded
+        (:func:`encoded`; the hot path's payloads are a few fixed shapes)."""
         seq = self._next[execution_id]
         self._next[execution_id] = seq + 1
         # str(): the plain value, cheaper than Enum.value on the hot path
-        self._rows.append((execution_id, seq, str(event_type), task_name, data or {}))
+        self._rows.append((execution_id, seq, str(event_type), task_name, data or "{}"))
 
     def flush(self, conn: Connection, sql: Sql, *, update_seq: bool = True) -> int:
         """Insert the collected events and persist each execution's next number."""
@@ -73,13 +75,38 @@ class EventLog:
         many(
             conn,
             sql.insert_events,
-            [(e, n, t, k, dumps(d), at) for e, n, t, k, d in self._rows],
+            [
+                (e, n, t, k, d if d.__class__ is str else dumps(d), at)
+                for e, n, t, k, d in self._rows
+            ],
         )
         if update_seq:
             many(conn, sql.set_next_seq, [(v, k) for k, v in self._next.items()])
         written = len(self._rows)
         self._rows = []
         return written
+
+
+@lru_cache(maxsize=256)
+def encoded(key: str, value: str) -> str:
+    """``{key: value}`` as event JSON (memoised: a trigger reason, one per transition
+    kind, or a claimant id repeats for every event of its kind)."""
+    return dumps({key: value}) or "{}"
+
+
+def attempt_json(attempt: int) -> str:
+    """``{"attempt": n}`` as event JSON, without the encoder."""
+    return f'{{"attempt":{attempt:d}}}'
+
+
+@lru_cache(maxsize=64)
+def _claimed_prefix(claimant_id: str) -> str:
+    return dumps({"claimant_id": claimant_id})[:-1] + ',"attempt":'  # type: ignore[index]
+
+
+def claimed_json(claimant_id: str, attempt: int) -> str:
+    """``{"claimant_id": c, "attempt": n}`` as event JSON (the claimant's part encoded once)."""
+    return f"{_claimed_prefix(claimant_id)}{attempt:d}}}"
 
 
 @dataclass(frozen=True)

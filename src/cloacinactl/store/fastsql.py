@@ -9,9 +9,9 @@ for SQLite), so rows written either way read back identically.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import Any
 
 from sqlalchemy import Connection
@@ -33,6 +33,23 @@ def _sqlite_text(value: dt.datetime) -> str:
     """SQLAlchemy's SQLite text for a UTC time; a cycle formats the same ``now`` for
     many rows, and strftime costs more than the cache lookup."""
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _per_count(method: Callable[[Sql, int], str]) -> Callable[[Sql, int], str]:
+    """Memoise a statement built for ``count`` ids (a cycle asks for the same few
+    sizes over and over; building the text costs more than running it)."""
+    memo: dict[tuple[Sql, int], str] = {}
+
+    def built(self: Sql, count: int) -> str:
+        key = (self, count)
+        text = memo.get(key)
+        if text is None:
+            if len(memo) > 4096:
+                memo.clear()
+            text = memo[key] = method(self, count)
+        return text
+
+    return built
 
 
 @dataclass(frozen=True)
@@ -84,7 +101,7 @@ class Sql:
             + (f" AND x.{where}" if where else ""),
         )
 
-    @property
+    @cached_property
     def insert_events(self) -> Batch:
         return self._insert(
             "events",
@@ -92,11 +109,11 @@ class Sql:
             "?, ?, ?, ?, ?, ?",
         )
 
-    @property
+    @cached_property
     def set_next_seq(self) -> Batch:
         return self._update("executions", [("next_seq", "int")], ("id", "text"))
 
-    @property
+    @cached_property
     def update_task(self) -> Batch:
         return self._update(
             "tasks",
@@ -112,7 +129,7 @@ class Sql:
             ("id", "bigint"),
         )
 
-    @property
+    @cached_property
     def mark_ready(self) -> Batch:
         return self._update(
             "tasks",
@@ -120,7 +137,7 @@ class Sql:
             ("id", "bigint"),
         )
 
-    @property
+    @cached_property
     def insert_output(self) -> Batch:
         return self._insert(
             "task_outputs",
@@ -128,7 +145,7 @@ class Sql:
             "?, ?, ?, ?, ?",
         )
 
-    @property
+    @cached_property
     def insert_task(self) -> Batch:
         return self._insert(
             "tasks",
@@ -137,7 +154,7 @@ class Sql:
             "?, ?, ?, 0, 0, ?, ?, ?, ?",
         )
 
-    @property
+    @cached_property
     def insert_execution(self) -> Batch:
         return self._insert(
             "executions",
@@ -146,7 +163,7 @@ class Sql:
             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?",
         )
 
-    @property
+    @cached_property
     def finish_execution(self) -> Batch:
         return self._update(
             "executions",
@@ -154,7 +171,7 @@ class Sql:
             ("id", "text"),
         )
 
-    @property
+    @cached_property
     def start_execution(self) -> Batch:
         return self._update(
             "executions",
@@ -163,6 +180,7 @@ class Sql:
             where="status = 'Pending'",
         ).with_constant_set("status = 'Running'")
 
+    @_per_count
     def tasks_of(self, count: int) -> str:
         marks = ", ".join(["?"] * count)
         return self._ph(
@@ -170,6 +188,7 @@ class Sql:
             f"error FROM {self._t('tasks')} WHERE execution_id IN ({marks})"
         )
 
+    @_per_count
     def claim_tasks(self, count: int) -> str:
         marks = ", ".join(["?"] * count)
         return self._ph(
@@ -187,6 +206,7 @@ class Sql:
             return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
         return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
 
+    @_per_count
     def lock_executions(self, count: int) -> str:
         marks = ", ".join(["?"] * count)
         return self._ph(
@@ -195,7 +215,7 @@ class Sql:
             f"WHERE id IN ({marks}) ORDER BY id" + (" FOR UPDATE" if self.pg else "")
         )
 
-    @property
+    @cached_property
     def pick_ready(self) -> str:
         lock = " FOR UPDATE OF t, e SKIP LOCKED" if self.pg else ""
         # SQLite: CROSS JOIN fixes the join order, so the scan starts from the (small,
@@ -208,12 +228,13 @@ class Sql:
             "AND e.status IN ('Pending', 'Running') ORDER BY t.id LIMIT ?" + lock
         )
 
-    @property
+    @cached_property
     def next_retry(self) -> str:
         return self._ph(
             f"SELECT MIN(retry_at) FROM {self._t('tasks')} WHERE state = 'Ready' AND retry_at > ?"
         )
 
+    @_per_count
     def outputs_of(self, count: int) -> str:
         marks = ", ".join(["?"] * count)
         return self._ph(
@@ -254,7 +275,7 @@ PG_MAX_PARAMS = 30_000
 
 def fetch(conn: Connection, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """Run one statement on the DBAPI cursor of ``conn``'s transaction; all rows."""
-    cursor = conn.connection.cursor()
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(statement, tuple(params))
         return list(cursor.fetchall()) if cursor.description else []
@@ -267,7 +288,7 @@ def many(conn: Connection, batch: Batch, rows: Sequence[tuple[Any, ...]]) -> Non
     SQLAlchemy's per-statement machinery costs more than these statements)."""
     if not rows:
         return
-    cursor = conn.connection.cursor()
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         if not batch.pg:
             cursor.executemany(batch.single, list(rows))  # sqlite3 loops in C

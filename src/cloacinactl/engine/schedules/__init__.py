@@ -1,15 +1,5 @@
 """Cron maths, the cron scheduler and the poll-trigger scheduler (design §10)."""
 
-from cloacinactl.workflow.cron import (
-    CronError,
-    CronExpr,
-    DuePlan,
-    cron_context,
-    next_after,
-    parse_cron,
-    plan_due,
-    slots_between,
-)
 from cloacinactl.engine.schedules.cron_scheduler import (
     CronConfig,
     CronSchedule,
@@ -32,6 +22,16 @@ from cloacinactl.engine.schedules.poll import (
 )
 from cloacinactl.engine.schedules.poll_scheduler import PollScheduler, PollStats, TriggerPoller
 from cloacinactl.store.cronslots import ClaimedSlot
+from cloacinactl.workflow.cron import (
+    CronError,
+    CronExpr,
+    DuePlan,
+    cron_context,
+    next_after,
+    parse_cron,
+    plan_due,
+    slots_between,
+)
 
 __all__ = [
     "ClaimedSlot",

@@ -19,13 +19,6 @@ from datetime import datetime, timedelta
 import trio
 from loguru import logger
 
-from cloacinactl.workflow.cron import (
-    DEFAULT_ON_TIME_GRACE,
-    CronExpr,
-    cron_context,
-    next_after,
-    plan_due,
-)
 from cloacinactl.engine.schedules.interfaces import (
     Clock,
     CronStore,
@@ -33,6 +26,13 @@ from cloacinactl.engine.schedules.interfaces import (
     SystemClock,
 )
 from cloacinactl.store.cronslots import ClaimedSlot
+from cloacinactl.workflow.cron import (
+    DEFAULT_ON_TIME_GRACE,
+    CronExpr,
+    cron_context,
+    next_after,
+    plan_due,
+)
 
 # Timer wake-ups can land a hair before the slot (float seconds vs microsecond
 # datetimes); a slot this close counts as due rather than costing another sleep.
