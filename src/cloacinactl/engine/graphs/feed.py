@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from loguru import logger
 
 from cloacinactl.engine.graphs.runtime import GraphInputError, GraphNotFoundError, GraphRuntime
 from cloacinactl.errors import NotFoundError, UserError
+from cloacinactl.supervisor.unixsock import serve_unix_socket
 
 SOCKET_NAME = "graphs.sock"
 MAX_REQUEST = 4 * 1024 * 1024
@@ -40,22 +40,11 @@ async def serve_feed_socket(
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Listen on ``path`` (replacing a stale socket) until cancelled; removes it on exit."""
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-    sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
-    try:
-        await sock.bind(str(path))
-        os.chmod(path, 0o600)
-        sock.listen(16)
-        task_status.started()
-        async with trio.open_nursery() as nursery:
-            while True:
-                conn, _ = await sock.accept()
-                nursery.start_soon(_serve_one, conn, runtime)
-    finally:
-        sock.close()
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+
+    async def handle(conn: trio.socket.SocketType) -> None:
+        await _serve_one(conn, runtime)
+
+    await serve_unix_socket(path, handle, task_status=task_status)
 
 
 async def _read_line(conn: trio.socket.SocketType) -> bytes:

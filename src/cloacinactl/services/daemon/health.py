@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -14,6 +13,7 @@ import trio
 from loguru import logger
 
 from cloacinactl.errors import UserError
+from cloacinactl.supervisor.unixsock import serve_unix_socket
 
 Payload = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -37,23 +37,11 @@ async def serve_health_socket(
     path: Path, payload: Payload, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Listen on ``path`` (replacing a stale socket) until cancelled; removes it on exit."""
-    # We hold the PID file lock, so any socket file already there is a leftover.
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-    sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
-    try:
-        await sock.bind(str(path))
-        os.chmod(path, 0o600)
-        sock.listen(16)
-        task_status.started()
-        async with trio.open_nursery() as nursery:
-            while True:
-                conn, _ = await sock.accept()
-                nursery.start_soon(_answer, conn, payload)
-    finally:
-        sock.close()
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+
+    async def handle(conn: trio.socket.SocketType) -> None:
+        await _answer(conn, payload)
+
+    await serve_unix_socket(path, handle, task_status=task_status)
 
 
 async def _answer(conn: trio.socket.SocketType, payload: Payload) -> None:
