@@ -32,6 +32,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 REQUEST_ID = b"x-request-id"
 SANE_ID = re.compile(rb"^[A-Za-z0-9._:@/+=-]{1,128}$")
 DRAIN_AT_LEAST = 64 * 1024 * 1024
+# a request body up to this size that the app did not read is read before the answer
+DRAIN_SMALL = 64 * 1024
 QUIET_PATHS = frozenset({"/health", "/metrics"})
 
 
@@ -99,12 +101,27 @@ class RequestMiddleware:
         status = 500
         response_started = False
 
+        body = _BodyState(_has_body(scope))
+
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 response_started = True
-                message["headers"] = [*message.get("headers", []), (REQUEST_ID, rid)]
+                headers = [*message.get("headers", []), (REQUEST_ID, rid)]
+                if body.unread:
+                    # answered before the request body was read (a refusal): hypercorn
+                    # drops a connection whose request was not read to its end. A small
+                    # body is read and dropped here so the connection lives on; past
+                    # that the answer says the connection closes, or a client reuses
+                    # it and its next request meets a closed socket
+                    declared = _content_length(scope)
+                    if declared is not None and declared <= DRAIN_SMALL:
+                        await _drain(receive, declared)
+                        body.unread = False
+                    else:
+                        headers.append((b"connection", b"close"))
+                message["headers"] = headers
             await send(message)
 
         async def respond(code_status: int, code: str, message: str) -> None:
@@ -120,7 +137,7 @@ class RequestMiddleware:
                 await _drain(receive, limit)
                 await respond(413, "payload_too_large", f"request body over {limit} bytes")
                 return
-            await self.app(scope, _limited(receive, limit), send_with_id)
+            await self.app(scope, _limited(receive, limit, body), send_with_id)
         except BodyTooLarge:
             if not response_started:
                 await _drain(receive, limit)
@@ -179,7 +196,21 @@ async def _drain(receive: Receive, limit: int) -> None:
             return
 
 
-def _limited(receive: Receive, limit: int) -> Receive:
+class _BodyState:
+    """Whether a request's body has been read to its end by the app."""
+
+    def __init__(self, has_body: bool) -> None:
+        self.unread = has_body
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False
+
+
+def _limited(receive: Receive, limit: int, body: _BodyState) -> Receive:
     seen = 0
 
     async def wrapped() -> Message:
@@ -189,6 +220,8 @@ def _limited(receive: Receive, limit: int) -> Receive:
             seen += len(message.get("body", b""))
             if seen > limit:
                 raise BodyTooLarge()
+            if not message.get("more_body", False):
+                body.unread = False
         return message
 
     return wrapped
