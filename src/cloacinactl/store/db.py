@@ -102,6 +102,7 @@ class Store:
         self.schema_name = tenant if url.backend == "postgresql" else "main"
         self._writer = threading.Lock()
         self._inline: Connection | None = None  # read_now's own connection (SQLite)
+        self._writer_conn: Connection | None = None  # SQLite writers' shared connection
         self._inline_lock = threading.Lock()
         if self.backend == "sqlite":
             self.engine = _sqlite_engine(self.url)
@@ -134,10 +135,11 @@ class Store:
             ) from exc
 
     def close(self) -> None:
-        inline, self._inline = self._inline, None
-        if inline is not None:
-            with contextlib.suppress(Exception):
-                inline.close()
+        for conn in (self._inline, self._writer_conn):
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+        self._inline = self._writer_conn = None
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -149,21 +151,46 @@ class Store:
     # -- transactions ----------------------------------------------------------------
     @contextmanager
     def _tx(self, write: bool) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            if self.backend == "sqlite":
-                # writers of this process queue on a lock (woken at once) instead of
-                # in SQLite's busy handler, which sleeps up to 100 ms between tries
-                with self._writer if write else contextlib.nullcontext():
-                    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-                    try:
-                        yield conn
-                    except BaseException:
-                        conn.exec_driver_sql("ROLLBACK")
-                        raise
-                    conn.exec_driver_sql("COMMIT")
-            else:
-                with conn.begin():
+        if self.backend != "sqlite":
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        elif write:
+            # writers of this process queue on a lock (woken at once) instead of in
+            # SQLite's busy handler, which sleeps up to 100 ms between tries, and share
+            # one connection kept open (no pool checkout and return per transaction)
+            with self._writer:
+                yield from self._write_tx()
+        else:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("BEGIN")
+                try:
                     yield conn
+                except BaseException:
+                    conn.exec_driver_sql("ROLLBACK")
+                    raise
+                conn.exec_driver_sql("COMMIT")
+
+    def _write_tx(self) -> Iterator[Connection]:
+        """One SQLite write transaction on the writers' connection (hold ``_writer``)."""
+        conn = self._writer_conn
+        if conn is None:
+            conn = self.engine.connect()
+            conn.detach()  # ours for the store's life, never handed to a reader
+            self._writer_conn = conn
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql("COMMIT")
+        except DBAPIError:
+            # a connection whose state we cannot vouch for is not used again
+            self._writer_conn = None
+            with contextlib.suppress(Exception):
+                conn.close()
+            raise
 
     def write(self, fn: Callable[[Connection], T], *, attempts: int = 8) -> T:
         """Run ``fn(conn)`` in one write transaction, retrying transient conflicts."""
