@@ -74,6 +74,14 @@ class Sql:
     def _ph(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.pg else sql
 
+    def table(self, name: str) -> str:
+        """``name`` as this backend and schema address it."""
+        return self._t(name)
+
+    def placeholders(self, sql: str) -> str:
+        """``sql`` written with ``?`` placeholders, in the driver's style."""
+        return self._ph(sql)
+
     def _insert(self, table: str, cols: str, values: str) -> Batch:
         row = "(" + values + ")"
         return Batch(
@@ -268,6 +276,14 @@ class Batch:
 @cache
 def sql_for(backend: str, schema: str) -> Sql:
     return Sql(backend, schema)
+
+
+def sql_of(conn: Connection) -> Sql:
+    """The statements for ``conn``: its backend and, on PostgreSQL, its tenant's schema."""
+    if conn.dialect.name != "postgresql":
+        return sql_for("sqlite", "main")
+    schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+    return sql_for("postgresql", schema or "public")
 
 
 PG_MAX_PARAMS = 30_000

@@ -18,18 +18,17 @@ from cloacinactl.services.server.routes import (
 )
 
 ROUTERS: list[APIRouter] = [
-    # -- srvcore
+    # Requests are matched against the routes in this order, one by one: the routes
+    # that clients and dashboards poll come first. No two routers' paths overlap, so
+    # the order decides only how soon a request finds its route.
     probes.router,
+    executions.router,
+    workflows.router,
+    triggers.router,
+    packages.router,
+    graphs.router,
     keys.router,
     tenants.router,
-    compiler.router,
-    # -- secrets
     secrets.router,
-    # -- graphs
-    graphs.router,
-    # -- workflows, packages, executions, triggers
-    workflows.router,
-    packages.router,
-    executions.router,
-    triggers.router,
+    compiler.router,
 ]
