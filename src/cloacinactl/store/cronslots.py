@@ -37,7 +37,7 @@ async def after_this_round() -> None:
     """Return once every task the caller just woke (a finished batch wakes all its
     callers at once) has run up to its next checkpoint, so it queued behind the leader.
 
-    Kept on purpose, in this one place (issue #11 item 5): callers woken together
+    Kept on purpose, in this one place (docs/architecture.md): callers woken together
     (by the previous batch) run in trio's next scheduling batch, in random order, so
     two shielded checkpoints come after all of them. An explicit "batch closed"
     event was tried instead: the only signal that no more callers of a round are

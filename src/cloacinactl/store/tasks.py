@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import Connection
@@ -27,22 +27,28 @@ _TASK_COLS = (
 def load_tasks(
     conn: Connection, sql: Sql, execution_ids: Iterable[str]
 ) -> dict[str, dict[str, Any]]:
-    ids = sorted(set(execution_ids))
+    """Each execution's task rows, by task name."""
     out: dict[str, dict[str, Any]] = defaultdict(dict)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for row in fetch(conn, sql.tasks_of(len(chunk)), chunk):
-            out[row[1]][row[2]] = dict(zip(_TASK_COLS, row, strict=True))
+    for row in _rows_of(conn, sql.tasks_of, execution_ids):
+        out[row[1]][row[2]] = dict(zip(_TASK_COLS, row, strict=True))
     return out
 
 
 def load_outputs(
     conn: Connection, sql: Sql, execution_ids: Iterable[str]
 ) -> dict[str, dict[str, Any]]:
-    ids = sorted(set(execution_ids))
+    """Each execution's task outputs, by task name."""
     out: dict[str, dict[str, Any]] = defaultdict(dict)
+    for eid, name, text in _rows_of(conn, sql.outputs_of, execution_ids):
+        out[eid][name] = json.loads(text)
+    return out
+
+
+def _rows_of(
+    conn: Connection, statement: Callable[[int], str], execution_ids: Iterable[str]
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``statement`` (built for a count of ids) over 500 ids at a time."""
+    ids = sorted(set(execution_ids))
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        for eid, name, text in fetch(conn, sql.outputs_of(len(chunk)), chunk):
-            out[eid][name] = json.loads(text)
-    return out
+        yield from fetch(conn, statement(len(chunk)), chunk)
