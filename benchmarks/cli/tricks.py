@@ -32,7 +32,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from benchmarks.cli.run import daemon_answers
 
 SETTLE_S = 0.3
 
@@ -149,16 +150,6 @@ def run_once(code: str, args: list[str], env: dict[str, str]) -> tuple[Sample, i
     )
     wall = (time.perf_counter() - start) * 1000
     return (wall, (children_cpu_s() - cpu) * 1000), done.returncode
-
-
-def daemon_answers(home: Path) -> bool:
-    try:
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.settimeout(1.0)
-            sock.connect(str(home / "daemon.sock"))
-            return bool(sock.recv(65536))
-    except OSError:
-        return False
 
 
 def daemon_stop_ms(code: str, home: Path, env: dict[str, str]) -> Sample:

@@ -14,9 +14,6 @@ import os
 import statistics
 import sys
 import tempfile
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,23 +23,9 @@ import trio
 from benchmarks.engine import prefect_env
 from benchmarks.engine.engine_run import Figures, measure
 from benchmarks.engine.probe import sqlite_probe
+from benchmarks.scratchdb import scratch_pg
 
 TARGETS = "targets on SQLite: parallel >= 2000 tasks/s, simple >= 500 wf/s, p99 <= 20 ms"
-
-
-@contextmanager
-def scratch_pg(server_url: str) -> Iterator[str]:
-    import psycopg
-
-    admin = server_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    name = f"cloacina_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{admin.rpartition('/')[0]}/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def row(label: str, wf_s: float, tasks_s: float, p50: str = "-", p99: str = "-") -> str:

@@ -15,9 +15,8 @@ import statistics
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from benchmarks.scratchdb import scratch_pg
 from benchmarks.server.execute import FAN, TASK_COUNT, execute_path, settle, upload
 from benchmarks.server.servers import ours
 from cloacinactl.store import open_store
@@ -40,22 +40,6 @@ class Batch:
     duplicates: int
     missing: int
     claims: tuple[int, ...]  # tasks claimed by each server
-
-
-@contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    """A new database on the server of ``admin_url``, dropped afterwards."""
-    import psycopg
-
-    name = f"cloacina_bench_{uuid.uuid4().hex[:10]}"
-    admin = admin_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{admin.rpartition('/')[0]}/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def claims_by_claimant(url: str) -> Counter[str]:
@@ -109,7 +93,7 @@ def bodies(log: Path, n: int) -> tuple[int, int]:
 
 def scale_out(root: Path, admin_url: str, executions: int, repeat: int) -> list[Batch]:
     batches: list[Batch] = []
-    with fresh_database(admin_url) as url, ExitStack() as stack:
+    with scratch_pg(admin_url) as url, ExitStack() as stack:
         ports: list[int] = []
         key: str | None = None
         for i in range(SERVERS):
