@@ -7,12 +7,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from cloacinactl.config.home import Home
 from cloacinactl.config.logfilter import resolve_filter
 from cloacinactl.services.server import app as app_module
-from cloacinactl.services.server.auth import authorized, bearer_key
+from cloacinactl.services.server.auth import bearer_key, keyed_router
 from cloacinactl.services.server.auth_cache import AuthCache
 from cloacinactl.services.server.authz import RULES, Rule
 from cloacinactl.services.server.errors import ApiError, describe_validation
@@ -22,20 +22,7 @@ from cloacinactl.store import Store
 from cloacinactl.store.urls import parse_database_url
 
 
-@pytest.fixture
-def crashing_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    router = APIRouter(dependencies=[Depends(authorized)])
-
-    @router.get("/boom")
-    async def boom() -> dict[str, str]:
-        raise RuntimeError("secret detail sk_live_123")
-
-    @router.get("/unlisted")
-    async def unlisted() -> dict[str, str]:
-        return {"reached": "yes"}
-
-    monkeypatch.setattr(app_module, "ROUTERS", [*app_module.ROUTERS, router])
-    monkeypatch.setitem(RULES, ("GET", "/boom"), Rule(None, "public"))
+def server_state(tmp_path: Path) -> tuple[ServerState, Store]:
     url = parse_database_url(f"sqlite:///{tmp_path / 's.db'}")
     config = ServerServiceConfig(
         service="server",
@@ -47,6 +34,24 @@ def crashing_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: igno
     store.migrate()
     state = ServerState(config, store)
     state.ready = True
+    return state, store
+
+
+@pytest.fixture
+def crashing_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    router = keyed_router("test")
+
+    @router.get("/boom")
+    async def boom() -> dict[str, str]:
+        raise RuntimeError("secret detail sk_live_123")
+
+    @router.get("/unlisted")
+    async def unlisted() -> dict[str, str]:
+        return {"reached": "yes"}
+
+    monkeypatch.setattr(app_module, "ROUTERS", [*app_module.ROUTERS, router])
+    monkeypatch.setitem(RULES, ("GET", "/boom"), Rule(None, "public"))
+    state, store = server_state(tmp_path)
     try:
         yield app_module.build_app(state)
     finally:
@@ -64,6 +69,27 @@ async def test_uncaught_exception_is_a_bare_500_envelope(crashing_app) -> None: 
         # a route nobody put in RULES is refused, not served
         r = await c.get("/unlisted")
         assert r.status_code == 403 and r.json()["code"] == "forbidden"
+
+
+def test_a_route_that_skips_authorization_stops_the_app_being_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Authorization is the route class: a plain FastAPI route would be served to
+    anyone, so the app refuses to start with one."""
+    plain = APIRouter()
+
+    @plain.get("/v1/open")
+    async def open_route() -> dict[str, str]:
+        return {"reached": "yes"}
+
+    monkeypatch.setattr(app_module, "ROUTERS", [*app_module.ROUTERS, plain])
+    monkeypatch.setitem(RULES, ("GET", "/v1/open"), Rule(None, "public"))
+    state, store = server_state(tmp_path)
+    try:
+        with pytest.raises(TypeError, match="not an AuthorizedRoute"):
+            app_module.build_app(state)
+    finally:
+        store.close()
 
 
 def test_bearer_key_parsing() -> None:

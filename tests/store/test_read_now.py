@@ -15,6 +15,7 @@ from cloacinactl.services.server import reads
 from cloacinactl.store import open_store
 from cloacinactl.store import schema as s
 from cloacinactl.store.db import SQLITE_BUSY_TIMEOUT_MS, WouldBlock
+from cloacinactl.store.fastsql import fetch
 
 
 def count_executions(conn: Connection) -> int:
@@ -75,6 +76,8 @@ def test_read_now_raises_would_block_instead_of_waiting(tmp_path: Path) -> None:
             started = time.monotonic()
             with pytest.raises(WouldBlock, match="locked"):
                 store.read_now(needs_the_lock)
+            with pytest.raises(WouldBlock, match="locked"):  # a read through the driver
+                store.read_now(lambda c: fetch(c, "CREATE TABLE scratch2 (x INTEGER)", ()))
             assert time.monotonic() - started < 1.0  # not SQLite's 30 s busy wait
         finally:
             other.execute("COMMIT")

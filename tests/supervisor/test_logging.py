@@ -9,7 +9,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from cloacinactl.config.logfilter import DEBUG, LogFilter, parse_filter
+from cloacinactl.config.logfilter import DEBUG, INFO, LogFilter, parse_filter
 from cloacinactl.supervisor import LogFile, ServiceLogging
 
 
@@ -82,3 +82,37 @@ def test_sinks_filter_live_and_ingest_child_records(tmp_path: Path) -> None:
     plain = next(r for r in records if r["message"] == "plain stdout line")
     assert plain["stream"] == "stdout"
     assert "shown 1" in err.getvalue() and "hidden" not in err.getvalue()
+
+
+def test_direct_line_writes_what_loguru_would(tmp_path: Path) -> None:
+    """``ServiceLogging.line`` (the server's per-request line) skips loguru, not its
+    rules: the same JSON keys and human line as a loguru record of that logger, the
+    same live filter."""
+    err = io.StringIO()
+    logs = ServiceLogging("server", tmp_path / "cloacina.log", LogFilter(), stderr=err)
+    logs.install()
+    name = __name__
+    try:
+        logger.bind(request_id="via-loguru").info("request one")
+        logs.line(name, INFO, "request two {braces} kept", {"request_id": "direct"})
+        logs.line(name, DEBUG, "too quiet", {"request_id": "hidden"})
+        logs.set_filter(parse_filter(f"warn,{name}=info"))
+        logs.line(name, INFO, "per-target level", {"request_id": "target"})
+        logs.line("cloacinactl.other", INFO, "other target", {"request_id": "other"})
+    finally:
+        logs.close()
+    records = [json.loads(x) for x in (tmp_path / "cloacina.log").read_text().splitlines()]
+    by_id = {r.get("request_id"): r for r in records}
+    assert set(by_id) >= {"via-loguru", "direct", "target"}
+    assert "hidden" not in by_id and "other" not in by_id
+    assert set(by_id["direct"]) == set(by_id["via-loguru"])
+    direct = by_id["direct"]
+    assert direct["message"] == "request two {braces} kept" and direct["logger"] == name
+    assert direct["level"] == "INFO" and direct["service"] == "server"
+    assert direct["pid"] == by_id["via-loguru"]["pid"]
+    assert dt.datetime.fromisoformat(direct["ts"]).tzinfo is not None
+    human = err.getvalue().splitlines()
+    loguru_line = next(x for x in human if x.endswith("request one"))
+    direct_line = next(x for x in human if x.endswith("request two {braces} kept"))
+    assert loguru_line[23:] == direct_line[23:].replace("request two {braces} kept", "request one")
+    assert dt.datetime.strptime(direct_line[:23], "%Y-%m-%d %H:%M:%S.%f")

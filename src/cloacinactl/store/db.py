@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -213,16 +214,21 @@ class Store:
         conn = self._inline
         if conn is None:
             raise WouldBlock("no connection for reads in this thread yet (open_inline)")
+        # BEGIN and ROLLBACK on the driver: the connection is in autocommit mode, so
+        # SQLAlchemy holds no transaction of its own here, and its statement path
+        # cost as much as the reads of a keyed list
+        driver: sqlite3.Connection = conn.connection.dbapi_connection  # type: ignore[assignment]
         try:
-            conn.exec_driver_sql("BEGIN")
+            driver.execute("BEGIN")
             try:
                 return fn(conn)
             finally:
-                if conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-                    conn.exec_driver_sql("ROLLBACK")
-        except OperationalError as exc:
-            if "locked" in str(exc.orig) or "busy" in str(exc.orig):
-                raise WouldBlock(str(exc.orig)) from exc
+                if driver.in_transaction:
+                    driver.execute("ROLLBACK")
+        except (OperationalError, sqlite3.OperationalError) as exc:
+            reason = str(exc.orig if isinstance(exc, OperationalError) else exc)
+            if "locked" in reason or "busy" in reason:
+                raise WouldBlock(reason) from exc
             raise
 
     def open_inline(self) -> None:

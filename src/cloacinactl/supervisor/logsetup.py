@@ -99,6 +99,33 @@ class ServiceLogging:
     def _write_record(self, message: Any) -> None:
         self.file.write_line(record_json(message.record, self.service))
 
+    def line(self, name: str, level: int, message: str, extra: Mapping[str, Any]) -> None:
+        """One record written straight to both sinks, as a loguru record of logger
+        ``name`` would be (same filter, same JSON keys, same human line).
+
+        For the line every request writes: loguru builds a whole record (frame,
+        thread, process, two formatters) per call, a quarter of a keyed read's time
+        in the server; this costs the JSON encoding and two writes."""
+        if not self.filter.enabled(name, level, message):
+            return
+        now = dt.datetime.now().astimezone()
+        label = LEVEL_NAMES.get(level, "INFO")
+        out: dict[str, Any] = {
+            "ts": now.isoformat(timespec="milliseconds"),
+            "level": label,
+            "logger": name,
+            "message": message,
+            "service": self.service,
+            "pid": os.getpid(),
+        }
+        for key, value in extra.items():
+            out.setdefault(key, value)
+        self.file.write_line(json.dumps(out, default=str, separators=(",", ":")))
+        if self._stderr is not None:
+            stamp = f"{now:%Y-%m-%d %H:%M:%S}.{now.microsecond // 1000:03d}"
+            self._stderr.write(f"{stamp} {label: <7} {name}: {message}\n")
+            self._stderr.flush()
+
     def set_filter(self, log_filter: LogFilter) -> None:
         """Apply a new filter to both sinks immediately."""
         self.filter = log_filter

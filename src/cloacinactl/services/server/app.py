@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from cloacinactl import __version__
+from cloacinactl.services.server.auth import AuthorizedRoute
 from cloacinactl.services.server.authz import RULES
 from cloacinactl.services.server.errors import install_error_handlers
 from cloacinactl.services.server.middleware import RequestMiddleware
@@ -25,21 +26,32 @@ ERROR_BODY_SCHEMA = {
 
 
 def build_app(state: ServerState) -> FastAPI:
-    app = FastAPI(title=TITLE, version=__version__, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title=TITLE,
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        # our own spans (otel.py, middleware) are the trace; FastAPI's would double them
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.server = state
     install_error_handlers(app)
     for router in ROUTERS:
         # the routes themselves, not include_router: FastAPI matches an included
         # router's routes through a wrapper per router and per route, which cost a
         # keyed list ~20 % of its time in-process. Our routers have no prefix, and a
-        # route carries its router's dependencies (authorization) and tags from
+        # route carries its class (AuthorizedRoute: authorization) and tags from
         # when it was declared (the authorization matrix test proves every route).
+        for route in router.routes:
+            if not isinstance(route, AuthorizedRoute):  # fail closed, at start
+                raise TypeError(f"{route!r} is not an AuthorizedRoute (use auth.keyed_router)")
         app.router.routes.extend(router.routes)
     app.add_middleware(
         RequestMiddleware,
         metrics=state.metrics,
         max_body_bytes=state.config.max_body_bytes,
         tracer=state.tracer,
+        log_line=state.request_log,
     )
 
     def openapi() -> dict[str, Any]:

@@ -9,6 +9,8 @@ executions, through :meth:`Metrics.workflow_finished`,
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -63,11 +65,22 @@ class Metrics:
             "cloacina_active_workflows", "Workflow executions running now.", registry=r
         )
         self.active_tasks = Gauge("cloacina_active_tasks", "Tasks running now.", registry=r)
+        self._request_children: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     def request_done(self, method: str, status: int, seconds: float) -> None:
+        # the labelled children, looked up once per (method, status): prometheus-client's
+        # labels() validates and locks on every call (bounded: methods map to a few
+        # labels, statuses are the HTTP codes we answer)
         label = method_label(method)
-        self.api_requests.labels(label, str(status)).inc()
-        self.api_duration.labels(label).observe(seconds)
+        children = self._request_children.get((label, status))
+        if children is None:
+            children = (
+                self.api_requests.labels(label, str(status)),
+                self.api_duration.labels(label),
+            )
+            self._request_children[(label, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def workflow_finished(self, status: str, seconds: float | None) -> None:
         self.workflows.labels(status.lower()).inc()

@@ -6,7 +6,8 @@
   front, or while a chunked body streams in);
 - an exception nothing else handled is logged and answered 500
   ``internal_error`` with no detail;
-- each answer counts in ``cloacina_api_requests_total`` and its duration.
+- each answer counts in ``cloacina_api_requests_total`` and its duration, and writes
+  one log line (``log_line``: the service's direct writer, else loguru).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from loguru import logger
 
+from cloacinactl.config.logfilter import INFO, LEVEL_NAMES
 from cloacinactl.services.http import error_body
 from cloacinactl.services.server.metrics import Metrics
 
@@ -28,6 +30,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# (logger name, level number, message, extra fields): ServiceLogging.line's shape
+LogLine = Callable[[str, int, str, Mapping[str, Any]], None]
 
 REQUEST_ID = b"x-request-id"
 SANE_ID = re.compile(rb"^[A-Za-z0-9._:@/+=-]{1,128}$")
@@ -35,6 +39,11 @@ DRAIN_AT_LEAST = 64 * 1024 * 1024
 # a request body up to this size that the app did not read is read before the answer
 DRAIN_SMALL = 64 * 1024
 QUIET_PATHS = frozenset({"/health", "/metrics"})
+
+
+def loguru_line(name: str, level: int, message: str, extra: Mapping[str, Any]) -> None:
+    """The request line through loguru (an app run outside the service's supervisor)."""
+    logger.bind(**extra).log(LEVEL_NAMES.get(level, "INFO"), message)
 
 
 class BodyTooLarge(BaseException):
@@ -63,12 +72,19 @@ def _envelope(status: int, code: str, message: str, request_id: str) -> list[Mes
 
 class RequestMiddleware:
     def __init__(
-        self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, tracer: Any = None
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        max_body_bytes: int,
+        tracer: Any = None,
+        log_line: LogLine | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.tracer = tracer
+        self.log_line = log_line or loguru_line
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.tracer is None or scope["type"] != "http":
@@ -158,12 +174,12 @@ class RequestMiddleware:
             self.metrics.request_done(method, status, elapsed)
             path = str(scope.get("path", ""))
             if path not in QUIET_PATHS:
-                logger.bind(request_id=request_id).info(
-                    "request method={} path={} status={} duration_ms={:.1f}",
-                    method,
-                    path,
-                    status,
-                    elapsed * 1000,
+                self.log_line(
+                    __name__,
+                    INFO,
+                    f"request method={method} path={path} status={status}"
+                    f" duration_ms={elapsed * 1000:.1f}",
+                    {"request_id": request_id},
                 )
 
 

@@ -86,6 +86,8 @@ class ServerService:
         control = Store(config.database_url)
         state = ServerState(config, control)
         state.trusted_keys = trusted
+        if config.runtime is not None:
+            state.request_log = config.rt.logging.line
         tracing = setup_tracing(os.environ)
         if tracing is not None:
             state.tracer = tracing.get_tracer("cloacina-server")

@@ -11,7 +11,7 @@ can start and stop without a restart.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -64,6 +64,9 @@ class ServerState:
         self.status_providers: list[Callable[[], Awaitable[dict[str, Any]]]] = []
         # an OpenTelemetry tracer when OTEL_EXPORTER_OTLP_ENDPOINT is set (otel.py), else None
         self.tracer: Any = None
+        # the request line's writer (middleware.LogLine): the service's ServiceLogging.line
+        # under the supervisor; None: through loguru
+        self.request_log: Callable[[str, int, str, Mapping[str, Any]], None] | None = None
         # Ed25519 public keys uploads may be signed with (--trusted-key, config.toml's
         # server.trusted_keys; SIGHUP re-reads them)
         self.trusted_keys: tuple[Any, ...] = ()

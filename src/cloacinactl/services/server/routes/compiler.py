@@ -11,15 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 import trio
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from pydantic import BaseModel
 
-from cloacinactl.services.server.auth import authorized
+from cloacinactl.services.server.auth import keyed_router
 from cloacinactl.services.server.state import state_of
 from cloacinactl.store import builds
 from cloacinactl.store import control as ctl
 
-router = APIRouter(dependencies=[Depends(authorized)], tags=["compiler"])
+router = keyed_router("compiler")
 
 
 class CompilerStatus(BaseModel):

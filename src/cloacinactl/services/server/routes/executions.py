@@ -26,7 +26,7 @@ from functools import partial
 from typing import Annotated, Any, TypeVar
 
 import trio
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import Depends, Header, Query, Request
 from loguru import logger
 from pydantic import BaseModel
 from sqlalchemy import Connection
@@ -35,7 +35,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from cloacinactl.config.duration import parse_duration
 from cloacinactl.errors import NotFoundError, UserError
 from cloacinactl.services.server import reads
-from cloacinactl.services.server.auth import authorized
+from cloacinactl.services.server.auth import keyed_router
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.models import Page, errors, page, uuid_param
 from cloacinactl.services.server.state import state_of
@@ -45,7 +45,7 @@ from cloacinactl.workflow.states import ExecutionStatus
 
 STATUSES = {status.value.lower() for status in ExecutionStatus}
 
-router = APIRouter(dependencies=[Depends(authorized)], tags=["executions"])
+router = keyed_router("executions")
 T = TypeVar("T")
 
 BASE = "/v1/tenants/{tenant}/executions/{exec_id}"

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from pydantic import BaseModel, Field
 
 from cloacinactl.engine.graphs import GraphInputError, GraphNotFoundError, GraphRuntime
-from cloacinactl.services.server.auth import CurrentKey, Principal, authorized
+from cloacinactl.services.server.auth import CurrentKey, Principal, keyed_router
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.models import StrictBody, errors
 from cloacinactl.services.server.state import state_of
 
-router = APIRouter(dependencies=[Depends(authorized)], tags=["graph-health"])
+router = keyed_router("graph-health")
 
 
 class ItemList(BaseModel):

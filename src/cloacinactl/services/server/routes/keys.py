@@ -5,19 +5,19 @@ from __future__ import annotations
 from typing import Literal
 
 import trio
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from cloacinactl.services.server import reads
-from cloacinactl.services.server.auth import CurrentKey, authorized
+from cloacinactl.services.server.auth import CurrentKey, keyed_router
 from cloacinactl.services.server.authz import Role
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.models import StrictBody, errors, rfc3339, uuid_param
 from cloacinactl.services.server.state import ServerState, state_of
 from cloacinactl.store import control as ctl
 
-router = APIRouter(dependencies=[Depends(authorized)], tags=["keys"])
+router = keyed_router("keys")
 
 
 class CreateKeyRequest(StrictBody):

@@ -9,11 +9,11 @@ removes its archive, artifact and schedules, and this server unloads it at once.
 from __future__ import annotations
 
 import trio
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import BaseModel
 
 from cloacinactl.errors import NotFoundError
-from cloacinactl.services.server.auth import CurrentKey, Principal
+from cloacinactl.services.server.auth import CurrentKey, Principal, keyed_router
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.models import errors, rfc3339, uuid_param
 from cloacinactl.services.server.routes.workflows import reconcile_soon
@@ -22,7 +22,7 @@ from cloacinactl.store import Store
 from cloacinactl.store.packages import PackageRow, delete_package, get_package, list_packages
 from cloacinactl.store.workflows import workflow_name_of
 
-router = APIRouter(tags=["packages"])
+router = keyed_router("packages")
 
 TENANT_QUERY = Query(None, description="Another tenant's packages (is_admin keys only).")
 

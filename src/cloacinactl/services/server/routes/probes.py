@@ -6,19 +6,19 @@ import time
 from typing import Any
 
 import trio
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from cloacinactl import __version__
 from cloacinactl.services.common import runtime_status
 from cloacinactl.services.dbcheck import DbCheck, check_database
-from cloacinactl.services.server.auth import authorized
+from cloacinactl.services.server.auth import keyed_router
 from cloacinactl.services.server.metrics import CONTENT_TYPE
 from cloacinactl.services.server.models import errors
 from cloacinactl.services.server.state import ServerState, state_of
 
-router = APIRouter(dependencies=[Depends(authorized)], tags=["operational"])
+router = keyed_router("operational")
 
 
 class Health(BaseModel):

@@ -11,17 +11,17 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import trio
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
-from cloacinactl.services.server.auth import authorized
+from cloacinactl.services.server.auth import keyed_router
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.models import StrictBody, errors, rfc3339
 from cloacinactl.services.server.state import state_of
 from cloacinactl.store import secrets as sec
 
-router = APIRouter(dependencies=[Depends(authorized)], tags=["secrets"])
+router = keyed_router("secrets")
 T = TypeVar("T")
 
 NOT_CONFIGURED = "secrets are not configured on this server: set CLOACINA_SECRET_KEK"

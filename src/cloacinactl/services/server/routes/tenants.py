@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import re
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from pydantic import BaseModel, Field
 
 from cloacinactl.services.server import reads
-from cloacinactl.services.server.auth import authorized
+from cloacinactl.services.server.auth import keyed_router
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.models import StrictBody, errors, rfc3339
 from cloacinactl.services.server.state import state_of
 from cloacinactl.store import control as ctl
 
-router = APIRouter(dependencies=[Depends(authorized)], tags=["tenants"])
+router = keyed_router("tenants")
 
 TENANT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 RESERVED = frozenset({"public", "information_schema", "main", "temp"})

@@ -24,11 +24,11 @@ import datetime as dt
 from typing import Annotated, Any
 
 import trio
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 
 from cloacinactl.services.server import reads
-from cloacinactl.services.server.auth import authorized
+from cloacinactl.services.server.auth import keyed_router
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.models import Page, StrictBody, errors, page
 from cloacinactl.services.server.routes.workflows import InputSlot
@@ -38,7 +38,7 @@ from cloacinactl.store import Store
 from cloacinactl.store import triggers as tr
 from cloacinactl.store.workflows import find_workflow
 
-router = APIRouter(dependencies=[Depends(authorized)], tags=["triggers"])
+router = keyed_router("triggers")
 
 
 # -- shapes (upstream's schemas of the same names) ---------------------------------------

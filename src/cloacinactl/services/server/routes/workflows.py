@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any
 
 import trio
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import File, Request, UploadFile
 from loguru import logger
 from pydantic import BaseModel, Field
 
@@ -36,7 +36,7 @@ from cloacinactl.packages.errors import (
     UntrustedSignerError,
 )
 from cloacinactl.services.server import reads
-from cloacinactl.services.server.auth import authorized
+from cloacinactl.services.server.auth import keyed_router
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.models import StrictBody, errors
 from cloacinactl.services.server.runs import start_run
@@ -54,7 +54,7 @@ from cloacinactl.store.workflows import (
     set_workflow_paused,
 )
 
-router = APIRouter(dependencies=[Depends(authorized)], tags=["workflows"])
+router = keyed_router("workflows")
 
 SIGNATURE_CODES: tuple[tuple[type[SignatureError], str], ...] = (
     (MissingSignatureError, "signature_not_found"),
