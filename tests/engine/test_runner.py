@@ -44,6 +44,12 @@ async def test_drain_deadline_hands_unfinished_claims_back(db_url: str, tmp_path
             while not log.exists():
                 await trio.sleep(0.01)
         assert await first.ashutdown(deadline_s=0.2) is False  # the task is still running
+        # handed back by the time ashutdown returns (its store may be closed next)
+        states = await trio.to_thread.run_sync(
+            first.store.read,
+            lambda c: c.exec_driver_sql("SELECT state FROM tasks").scalars().all(),
+        )
+        assert states == ["Ready"]
     gate.touch()
     second = Runner(db_url, task_runner=InProcessTaskRunner(), config=FAST)
     async with trio.open_nursery() as nursery:

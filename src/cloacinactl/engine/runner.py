@@ -23,13 +23,12 @@ import os
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import trio
 
-from cloacinactl.engine import ops
+from cloacinactl.engine import ids, ops
 from cloacinactl.engine.advance import resume_execution
 from cloacinactl.engine.executor import Executor, ExecutorConfig, utcnow
 from cloacinactl.engine.secretsource import SecretSource
@@ -102,6 +101,7 @@ class Runner:
         self._done: dict[str, trio.Event] = {}
         self._results: dict[str, ExecutionResult] = {}
         self._serve_scope: trio.CancelScope | None = None
+        self._executor_done = trio.Event()  # set when the executor's serve has returned
         self._thread: threading.Thread | None = None
         self._token: trio.lowlevel.TrioToken | None = None
         self._thread_error: BaseException | None = None
@@ -151,9 +151,13 @@ class Runner:
     async def _serve_executor(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        with trio.CancelScope() as scope:
-            self._serve_scope = scope
-            await self.executor.serve(task_status=task_status)
+        self._executor_done = done = trio.Event()
+        try:
+            with trio.CancelScope() as scope:
+                self._serve_scope = scope
+                await self.executor.serve(task_status=task_status)
+        finally:
+            done.set()
 
     async def ashutdown(self, deadline_s: float = 30.0) -> bool:
         """Stop claiming, drain in-flight tasks up to ``deadline_s``, stop the executor
@@ -163,6 +167,8 @@ class Runner:
             drained = await self.executor.drain(deadline_s)
         if self._serve_scope is not None:
             self._serve_scope.cancel()
+            # its last transactions (the claims handed back) are done before we return
+            await self._executor_done.wait()
         if self._pool is not None:
             await self._pool.stop()
         return drained
@@ -232,9 +238,9 @@ class Runner:
             defs.set_active(reg, time.monotonic() + ACTIVE_TTL_S)
         if reg.paused:
             raise UserError(f"workflow {workflow!r} is paused")
-        # random.SystemRandom-seeded generator: no getrandom() syscall (a GIL hand-off to
-        # the busy database thread) per execution
-        eid = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+        # an os.urandom-seeded generator: no getrandom() syscall (a GIL hand-off to the
+        # busy database thread) per execution
+        eid = ids.execution_id(self._ids)
         self._done[eid] = trio.Event()
         await self.executor.create(ops.NewExecution(eid, reg, ctx, origin, trace_parent))
         return eid

@@ -136,11 +136,14 @@ class Store:
             ) from exc
 
     def close(self) -> None:
-        for conn in (self._inline, self._writer_conn):
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    conn.close()
-        self._inline = self._writer_conn = None
+        # the writers' connection only between transactions: SQLite's driver crashes
+        # the process when a connection is closed under a statement of another thread
+        with self._writer:
+            for conn in (self._inline, self._writer_conn):
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+            self._inline = self._writer_conn = None
         self.engine.dispose()
 
     def __enter__(self) -> Store:
