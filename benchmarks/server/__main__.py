@@ -1,7 +1,8 @@
 """``python -m benchmarks.server [--seconds S] [--repeat N] [--clients 1,16,64] [--scale-out]``.
 
 The real ``cloacina-server`` (SQLite, temp home, default logging) beside the
-ceiling: a bare hypercorn-trio ASGI app answering the same bytes in the same run.
+ceiling: a bare hypercorn-trio ASGI app answering the same bytes in the same run,
+their runs interleaved.
 For ``/health`` and an authenticated list (``GET /v1/tenants/public/workflows``
 when that route exists, else ``GET /v1/tenants``), at each client count: the
 median over repeats of requests/s, p50 and p99 latency. Goal: the authenticated
@@ -72,16 +73,30 @@ def median_result(results: list[Result]) -> tuple[float, float, float, int]:
     )
 
 
-def measure(
-    port: int, path: str, key: str | None, clients: int, args: argparse.Namespace
-) -> Result:
-    trio.run(run_load, "127.0.0.1", port, path, key, clients, 0.3)  # warm-up
-    runs = [
-        trio.run(run_load, "127.0.0.1", port, path, key, clients, args.seconds)
-        for _ in range(args.repeat)
-    ]
-    rps, p50, p99, errors = median_result(runs)
-    return Result(int(rps * args.seconds), errors, args.seconds, p50, p99)
+def measure_pair(
+    ours_port: int,
+    bare_port: int,
+    path: str,
+    key: str | None,
+    clients: int,
+    args: argparse.Namespace,
+) -> tuple[Result, Result]:
+    """Our server and the bare app on one route, their runs interleaved (ours, bare,
+    ours, ...) so that a change in the machine's load falls on both alike."""
+    runs: dict[int, list[Result]] = {ours_port: [], bare_port: []}
+    for port in runs:  # warm-up
+        trio.run(
+            run_load, "127.0.0.1", port, path, key if port == ours_port else None, clients, 0.3
+        )
+    for _ in range(args.repeat):
+        for port, results in runs.items():
+            sent = key if port == ours_port else None
+            results.append(trio.run(run_load, "127.0.0.1", port, path, sent, clients, args.seconds))
+    pair = []
+    for results in runs.values():
+        rps, p50, p99, errors = median_result(results)
+        pair.append(Result(int(rps * args.seconds), errors, args.seconds, p50, p99))
+    return pair[0], pair[1]
 
 
 def execute_section(port: int, key: str, args: argparse.Namespace) -> list[str]:
@@ -127,6 +142,8 @@ def http_section(root: Path, args: argparse.Namespace) -> list[str]:
     counts = [int(c) for c in args.clients.split(",")]
     sections = args.sections.split(",")
     lines: list[str] = []
+    mine: dict[tuple[str, int], Result] = {}
+    ceiling: dict[tuple[str, int], Result] = {}
     with ours(root) as (port, key):
         auth = {"Authorization": f"Bearer {key}"}
         base = f"http://127.0.0.1:{port}"
@@ -134,18 +151,18 @@ def http_section(root: Path, args: argparse.Namespace) -> list[str]:
             p for p in LIST_PATHS if httpx.get(base + p, headers=auth).status_code == 200
         )
         bodies = {p: httpx.get(base + p, headers=auth).text for p in ("/health", list_path)}
-        mine = {
-            (p, c): measure(port, p, key if p != "/health" else None, c, args)
-            for p in ("/health", list_path)
-            for c in counts
-            if "http" in sections
-        }
+        if "http" in sections:
+            with bare(root, bodies) as bare_port:
+                for p in ("/health", list_path):
+                    for c in counts:
+                        sent = key if p != "/health" else None
+                        mine[(p, c)], ceiling[(p, c)] = measure_pair(
+                            port, bare_port, p, sent, c, args
+                        )
         if "execute" in sections:
             lines += execute_section(port, key, args)
     if not mine:
         return lines
-    with bare(root, bodies) as bare_port:
-        ceiling = {(p, c): measure(bare_port, p, None, c, args) for p, c in mine}
     return comparison(mine, ceiling, args) + lines
 
 
@@ -155,7 +172,8 @@ def comparison(
     args: argparse.Namespace,
 ) -> list[str]:
     lines = [
-        f"median of {args.repeat} runs of {args.seconds:g} s; SQLite; loopback, keep-alive",
+        f"median of {args.repeat} runs of {args.seconds:g} s each, ours and bare interleaved;"
+        " SQLite; loopback, keep-alive",
         f"{'route':<32} {'clients':>7} {'ours req/s':>11} {'p50 ms':>7} {'p99 ms':>7}"
         f" {'bare req/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'ours/bare':>9}",
     ]

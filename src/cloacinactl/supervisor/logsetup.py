@@ -44,6 +44,10 @@ def record_json(record: Mapping[str, Any], service: str) -> str:
     return json.dumps(out, default=str, separators=(",", ":"))
 
 
+# the keys of every record (record_json); an extra field of the same name is dropped
+_LINE_KEYS = frozenset({"ts", "level", "logger", "message", "service", "pid"})
+
+
 def level_of(name: object) -> int:
     """A record's level number from its name; unknown names count as INFO."""
     if isinstance(name, str):
@@ -69,6 +73,7 @@ class ServiceLogging:
         self.file = LogFile(log_path, retention_days=retention_days, max_bytes=max_bytes)
         self._stderr = stderr
         self._ids: list[int] = []
+        self._fixed: dict[tuple[str, str], str] = {}  # line(): encoded constant keys
 
     def install(self) -> None:
         """Replace loguru's handlers with ours."""
@@ -108,22 +113,20 @@ class ServiceLogging:
         in the server; this costs the JSON encoding and two writes."""
         if not self.filter.enabled(name, level, message):
             return
-        now = dt.datetime.now().astimezone()
+        ts = dt.datetime.now().astimezone().isoformat(timespec="milliseconds")
         label = LEVEL_NAMES.get(level, "INFO")
-        out: dict[str, Any] = {
-            "ts": now.isoformat(timespec="milliseconds"),
-            "level": label,
-            "logger": name,
-            "message": message,
-            "service": self.service,
-            "pid": os.getpid(),
-        }
-        for key, value in extra.items():
-            out.setdefault(key, value)
-        self.file.write_line(json.dumps(out, default=str, separators=(",", ":")))
+        fixed = self._fixed.get((name, label))
+        if fixed is None:  # the keys that do not change between lines, encoded once
+            head = {"level": label, "logger": name, "service": self.service, "pid": os.getpid()}
+            fixed = self._fixed[(name, label)] = json.dumps(head, separators=(",", ":"))[1:-1]
+        tail = "".join(
+            f",{json.dumps(key)}:{json.dumps(value, default=str, separators=(',', ':'))}"
+            for key, value in extra.items()
+            if key not in _LINE_KEYS
+        )
+        self.file.write_line(f'{{"ts":"{ts}",{fixed},"message":{json.dumps(message)}{tail}}}')
         if self._stderr is not None:
-            stamp = f"{now:%Y-%m-%d %H:%M:%S}.{now.microsecond // 1000:03d}"
-            self._stderr.write(f"{stamp} {label: <7} {name}: {message}\n")
+            self._stderr.write(f"{ts[:10]} {ts[11:23]} {label: <7} {name}: {message}\n")
             self._stderr.flush()
 
     def set_filter(self, log_filter: LogFilter) -> None:
