@@ -23,7 +23,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import trio
@@ -36,33 +36,13 @@ from cloacinactl.engine.taskrun import TaskRunner
 from cloacinactl.errors import CloacinaError, UserError
 from cloacinactl.store import Store, executions, lifecycle, open_store, registry
 from cloacinactl.store.executions import ExecutionResult
+from cloacinactl.workers.sources import code_wire
 from cloacinactl.workflow.context import to_json_value
 from cloacinactl.workflow.model import WorkflowDef
-from cloacinactl.workflow.states import ACTIVE_STATUSES as ACTIVE
-from cloacinactl.workflow.states import TERMINAL_STATUSES
+from cloacinactl.workflow.states import ACTIVE_STATUSES, TERMINAL_STATUSES
 
 T = TypeVar("T")
 ACTIVE_TTL_S = 1.0
-
-
-def code_wire(code: Any, workflow: WorkflowDef) -> dict[str, Any]:
-    """Where a workflow's code lives, in wire form (a workers ``Source`` or its dict)."""
-    if code is None:
-        modules = {t.module for t in workflow.tasks if t.module}
-        if len(modules) != 1:
-            raise UserError(
-                f"workflow {workflow.name!r}: say where its code lives (code=...)",
-                hint="pass a ModuleSource/PackageSource or {'kind': 'module', 'module': ...}",
-            )
-        return {"kind": "module", "module": modules.pop(), "sys_path": []}
-    if isinstance(code, Mapping):
-        return dict(code)
-    to_dict = getattr(code, "to_dict", None)
-    if callable(to_dict):
-        wire = to_dict()
-        if isinstance(wire, dict):
-            return wire
-    raise UserError(f"cannot use {type(code).__name__} as a code location")
 
 
 class Runner:
@@ -152,9 +132,9 @@ class Runner:
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         self._executor_done = done = trio.Event()
+        self._serve_scope = scope = trio.CancelScope()
         try:
-            with trio.CancelScope() as scope:
-                self._serve_scope = scope
+            with scope:
                 await self.executor.serve(task_status=task_status)
         finally:
             done.set()
@@ -167,8 +147,7 @@ class Runner:
             drained = await self.executor.drain(deadline_s)
         if self._serve_scope is not None:
             self._serve_scope.cancel()
-            # its last transactions (the claims handed back) are done before we return
-            await self._executor_done.wait()
+            await self._executor_done.wait()  # its claims are handed back by then
         if self._pool is not None:
             await self._pool.stop()
         return drained
@@ -250,7 +229,7 @@ class Runner:
 
     async def is_active(self, execution_id: str) -> bool:
         status = await self._read(lambda c: executions.execution_status(c, execution_id))
-        return status in ACTIVE
+        return status in ACTIVE_STATUSES
 
     async def wait(self, execution_id: str, *, timeout: float | None = None) -> ExecutionResult:
         """Wait until the execution is terminal (finished here or by another engine); a
@@ -365,16 +344,17 @@ class Runner:
             raise self._thread_error
         return self
 
-    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """Run ``fn()`` in the engine's loop from the caller's thread; its result."""
         if self._token is None:
             raise UserError("the runner is not started; call start() first")
-        return trio.from_thread.run(fn, *args, trio_token=self._token)
+        return trio.from_thread.run(fn, trio_token=self._token)
 
     def shutdown(self, deadline_s: float = 30.0) -> bool:
         """Drain in-flight tasks up to ``deadline_s`` and stop the background thread."""
         if self._thread is None:
             return True
-        drained = bool(self._call(self.ashutdown, deadline_s))
+        drained = self._call(lambda: self.ashutdown(deadline_s))
         self._thread.join()
         self._thread = None
         self._token = None
@@ -384,7 +364,7 @@ class Runner:
         return drained
 
     def register(self, workflow: WorkflowDef, code: Any = None, **kw: Any) -> str:
-        return str(self._call(lambda: self.aregister(workflow, code, **kw)))
+        return self._call(lambda: self.aregister(workflow, code, **kw))
 
     def execute(
         self,
@@ -393,26 +373,22 @@ class Runner:
         *,
         timeout: float | None = None,
     ) -> ExecutionResult:
-        result: ExecutionResult = self._call(
-            lambda: self.aexecute(workflow, context, timeout=timeout)
-        )
-        return result
+        return self._call(lambda: self.aexecute(workflow, context, timeout=timeout))
 
     def submit(self, workflow: str, context: Mapping[str, Any] | None = None) -> str:
-        return str(self._call(lambda: self.start_execution(workflow, context)))
+        return self._call(lambda: self.start_execution(workflow, context))
 
     def get(self, execution_id: str, *, timeout: float | None = None) -> ExecutionResult:
-        result: ExecutionResult = self._call(lambda: self.wait(execution_id, timeout=timeout))
-        return result
+        return self._call(lambda: self.wait(execution_id, timeout=timeout))
 
     def cancel(self, execution_id: str) -> bool:
-        return bool(self._call(lambda: self.acancel(execution_id)))
+        return self._call(lambda: self.acancel(execution_id))
 
     def pause(self, execution_id: str, reason: str | None = None) -> bool:
-        return bool(self._call(lambda: self.apause(execution_id, reason)))
+        return self._call(lambda: self.apause(execution_id, reason))
 
     def resume(self, execution_id: str) -> bool:
-        return bool(self._call(lambda: self.aresume(execution_id)))
+        return self._call(lambda: self.aresume(execution_id))
 
     def __enter__(self) -> Runner:
         return self.start()

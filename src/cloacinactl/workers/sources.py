@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
+
+from cloacinactl.errors import UserError
+from cloacinactl.workflow.model import WorkflowDef
 
 
 @dataclass(frozen=True)
@@ -87,3 +91,23 @@ def source_from_dict(data: Any) -> Source:
         json.dumps(manifest)
         return PackageSource(package_id, root, manifest)
     raise ValueError(f"unknown source kind {kind!r} (expected 'module' or 'package')")
+
+
+def code_wire(code: Any, workflow: WorkflowDef) -> dict[str, Any]:
+    """Where a workflow's code lives, in wire form (a workers ``Source`` or its dict)."""
+    if code is None:
+        modules = {t.module for t in workflow.tasks if t.module}
+        if len(modules) != 1:
+            raise UserError(
+                f"workflow {workflow.name!r}: say where its code lives (code=...)",
+                hint="pass a ModuleSource/PackageSource or {'kind': 'module', 'module': ...}",
+            )
+        return {"kind": "module", "module": modules.pop(), "sys_path": []}
+    if isinstance(code, Mapping):
+        return dict(code)
+    to_dict = getattr(code, "to_dict", None)
+    if callable(to_dict):
+        wire = to_dict()
+        if isinstance(wire, dict):
+            return wire
+    raise UserError(f"cannot use {type(code).__name__} as a code location")
