@@ -7,6 +7,7 @@ from typing import Any
 
 import flows
 import trio
+from loguru import logger
 from sqlalchemy import update
 
 from cloacinactl.engine.executor import ExecutorConfig
@@ -25,14 +26,16 @@ def _config(concurrency: int) -> ExecutorConfig:
     )
 
 
-async def _orphan(db_url: str, resets: int, host: str) -> str:
+async def _orphan(
+    db_url: str, resets: int, host: str, age: dt.timedelta = dt.timedelta(minutes=5)
+) -> str:
     """An execution whose only task is Running under a claimant that no longer heartbeats."""
     idle = Runner(db_url, task_runner=InProcessTaskRunner(), config=_config(0))
     async with trio.open_nursery() as nursery:
         await nursery.start(idle.serve)
         await idle.aregister(flows.simple(), flows.CODE)
         eid = await idle.start_execution("simple", {})
-        old = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+        old = dt.datetime.now(dt.UTC) - age
 
         def orphan(conn: Any) -> None:
             conn.execute(
@@ -88,3 +91,22 @@ async def test_task_is_abandoned_after_bounded_resets(db_url: str) -> None:
     abandoned = [e for e in events if e["event_type"] == "task_abandoned"]
     assert len(abandoned) == 1 and "abandoned" in abandoned[0]["event_data"]["error"]
     assert events[-1]["event_type"] == "workflow_failed"
+
+
+async def test_a_waiter_sees_the_execution_recovery_fails(db_url: str) -> None:
+    # another host, stale (1 s) only after wait() began: abandoned at a heartbeat, by
+    # the recovery that runs beside the writer
+    eid = await _orphan(db_url, 2, "another-host", age=dt.timedelta(seconds=0.3))
+    runner = Runner(db_url, task_runner=InProcessTaskRunner(), config=_config(4))
+    errors: list[str] = []
+    sink = logger.add(lambda m: errors.append(str(m)), level="ERROR")
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(runner.serve)
+            result = await runner.wait(eid, timeout=20)
+            await runner.ashutdown(1)
+    finally:
+        logger.remove(sink)
+    assert result.status == "Failed" and result.task_states == {"step": "Failed"}
+    # the waiter was woken from the event loop, not from the recovery's database thread
+    assert errors == []

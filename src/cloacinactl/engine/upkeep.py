@@ -56,17 +56,18 @@ async def recover(ex: Executor) -> None:
     now = ex.clock()
     stale = dt.timedelta(seconds=ex.config.stale_after_s)
 
-    def work(conn: Any) -> int:
+    def work(conn: Any) -> tuple[int, dict[str, Any]]:
         verdicts, dead = recovery.orphaned_tasks(conn, ex.me, now, stale)
-        if verdicts:
-            finished = apply(ex, conn, verdicts, now).finished
-            if finished:
-                for listener in ex._finished_listeners:
-                    listener(finished)
+        finished = apply(ex, conn, verdicts, now).finished if verdicts else {}
         claimants.forget_claimants(conn, dead)
-        return len(verdicts)
+        return len(verdicts), finished
 
-    if await ex._db(work):
+    recovered, finished = await ex._db(work)
+    if finished:
+        # here, in the event loop, once committed: listeners wake trio waiters
+        for listener in ex._finished_listeners:
+            listener(finished)
+    if recovered:
         logger.info("recovered tasks of dead claimants")
         ex._kick()
 
