@@ -335,9 +335,13 @@ class Executor:
             for c in claimed:
                 inflight[c.task_pk] = c
             self.dispatch.start(nursery, claimed)
-        if result.finished:
+        self.tell_finished(result.finished)
+
+    def tell_finished(self, finished: Mapping[str, ExecutionResult | None]) -> None:
+        """In trio, after the commit: tell the listeners which executions finished."""
+        if finished:
             for listener in self._finished_listeners:
-                listener(result.finished)
+                listener(finished)
 
     async def _isolate(self, creates: list[Create], outcomes: list[ops.Outcome]) -> None:
         """Apply each item in its own transaction; report what still fails."""
@@ -365,8 +369,7 @@ class Executor:
                     outcome.task_name,
                 )
                 continue
-            for listener in self._finished_listeners:
-                listener(result.finished)
+            self.tell_finished(result.finished)
 
     def _finish(self, claimed: Claimed, outcome: TaskOutcome) -> None:
         outcome_row = ops.Outcome(

@@ -63,10 +63,7 @@ async def recover(ex: Executor) -> None:
         return len(verdicts), finished
 
     recovered, finished = await ex._db(work)
-    if finished:
-        # here, in the event loop, once committed: listeners wake trio waiters
-        for listener in ex._finished_listeners:
-            listener(finished)
+    ex.tell_finished(finished)  # here in the event loop: listeners wake trio waiters
     if recovered:
         logger.info("recovered tasks of dead claimants")
         ex._kick()

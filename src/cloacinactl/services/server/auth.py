@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from cloacinactl.services.server.authz import RULES, Role, Rule
 from cloacinactl.services.server.errors import ApiError
+from cloacinactl.services.server.middleware import header
 from cloacinactl.services.server.state import ServerState
 from cloacinactl.store import control as ctl
 
@@ -90,13 +91,6 @@ def rule_of(method: str, path: str) -> Rule:
     return rule
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
 async def authorize(scope: Scope, route_path: str) -> Principal | None:
     """Enforce the rule of the matched route (``route_path``, its template) on the
     request of ``scope``; the caller's principal (None on public routes)."""
@@ -106,7 +100,8 @@ async def authorize(scope: Scope, route_path: str) -> Principal | None:
     state: ServerState = scope["app"].state.server
     if not state.ready:
         raise ApiError(503, "not_ready", "the server is starting; try again shortly")
-    principal = await principal_of(state, _header(scope, b"authorization"))
+    sent = header(scope, b"authorization")
+    principal = await principal_of(state, None if sent is None else sent.decode("latin-1"))
     if rule.scope == "global_admin":
         if not principal.is_admin:
             raise ApiError(403, "admin_required", "this needs an admin (is_admin) key")

@@ -50,6 +50,14 @@ class BodyTooLarge(BaseException):
     """Not an ``Exception``: FastAPI turns those raised while it reads a body into 400."""
 
 
+def header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of request header ``name`` (lower case), if sent."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value)
+    return None
+
+
 def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
     for name, value in headers:
         if name == REQUEST_ID and SANE_ID.match(value):
@@ -190,13 +198,11 @@ def _server_kind() -> Any:
 
 
 def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+    value = header(scope, b"content-length")
+    try:
+        return None if value is None else int(value)
+    except ValueError:
+        return None
 
 
 async def _drain(receive: Receive, limit: int) -> None:

@@ -11,7 +11,7 @@ can start and stop without a restart.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +22,7 @@ from loguru import logger
 from cloacinactl.services.server.auth_cache import AuthCache
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.metrics import Metrics
+from cloacinactl.services.server.middleware import LogLine
 from cloacinactl.store import Store, drop_tenant
 from cloacinactl.store import control as ctl
 
@@ -66,7 +67,7 @@ class ServerState:
         self.tracer: Any = None
         # the request line's writer (middleware.LogLine): the service's ServiceLogging.line
         # under the supervisor; None: through loguru
-        self.request_log: Callable[[str, int, str, Mapping[str, Any]], None] | None = None
+        self.request_log: LogLine | None = None
         # Ed25519 public keys uploads may be signed with (--trusted-key, config.toml's
         # server.trusted_keys; SIGHUP re-reads them)
         self.trusted_keys: tuple[Any, ...] = ()
