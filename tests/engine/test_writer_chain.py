@@ -4,6 +4,8 @@ its work back to be applied later, once."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import flows
@@ -70,13 +72,25 @@ async def test_a_cycle_failing_inside_a_chain_hands_its_work_back(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(executor_module, "CHAIN_MAX", 3)
-    calls = {"n": 0, "failed": 0}
+    calls = {"n": 0, "failed": 0, "chained": 0}
     real_cycle = ops.cycle
+    # which cycle of its chain the writer's thread is running (set by _chain below)
+    position = threading.local()
+    real_chain = executor_module.Executor._chain
+
+    def counting_chain(self: Any, *args: Any) -> Any:
+        position.n = 0
+        return real_chain(self, *args)
 
     def flaky_cycle(conn: Any, **kw: Any) -> Any:
+        # slow enough that outcomes queue up meanwhile: chains of 2+ cycles happen
+        time.sleep(0.003)
         calls["n"] += 1
-        if calls["n"] % 5 == 0:  # before anything is written: the transaction rolls back
+        position.n = getattr(position, "n", 0) + 1
+        chained = position.n > 1 and calls["chained"] < 3
+        if chained or calls["n"] % 5 == 0:  # before anything is written: rolled back
             calls["failed"] += 1
+            calls["chained"] += chained
             raise RuntimeError("injected cycle failure")
         return real_cycle(conn, **kw)
 
@@ -88,6 +102,7 @@ async def test_a_cycle_failing_inside_a_chain_hands_its_work_back(
         real_requeue(self, *args)
 
     monkeypatch.setattr(ops, "cycle", flaky_cycle)
+    monkeypatch.setattr(executor_module.Executor, "_chain", counting_chain)
     monkeypatch.setattr(executor_module.Executor, "_requeue", counting_requeue)
     statuses, stats, most = await run_many(db_url)
     assert statuses == ["Completed"] * RUNS
