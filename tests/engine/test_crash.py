@@ -57,7 +57,9 @@ def _check_invariants(url: str, expected: int, tasks_per: int) -> dict[str, Any]
             outputs = {
                 (r.execution_id, r.task_name)
                 for r in conn.execute(
-                    select(s.task_outputs.c.execution_id, s.task_outputs.c.task_name)
+                    select(s.tasks.c.execution_id, s.tasks.c.task_name).where(
+                        s.tasks.c.output_context.is_not(None)
+                    )
                 )
             }
             done_events = {

@@ -89,10 +89,12 @@ async def claimed(runner: Runner, eid: str) -> list[dict[str, Any]]:
 
 
 def outputs(runner: Runner, eid: str) -> dict[str, Any]:
-    o = s.task_outputs.c
+    o = s.tasks.c
     rows = runner.store.read(
         lambda c: c.execute(
-            select(o.task_name, o.output_context).where(o.execution_id == eid)
+            select(o.task_name, o.output_context).where(
+                o.execution_id == eid, o.output_context.is_not(None)
+            )
         ).all()
     )
     return {name: out for name, out in rows}

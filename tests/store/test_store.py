@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -15,6 +16,7 @@ from cloacinactl.errors import UserError
 from cloacinactl.store import open_store, parse_database_url
 from cloacinactl.store import schema as s
 from cloacinactl.store.db import drop_tenant
+from cloacinactl.store.fastsql import sql_for
 from cloacinactl.store.migrations import LATEST, MIGRATIONS
 
 
@@ -127,3 +129,49 @@ def test_unreachable_postgres_is_a_user_error() -> None:
     with pytest.raises(UserError) as info:
         open_store("postgresql://nobody@127.0.0.1:1/nothing")
     assert "127.0.0.1:1" in str(info.value)
+
+
+def test_migration_9_moves_task_outputs_onto_their_task_rows(db_url: str) -> None:
+    """A store from before migration 9 kept outputs in a table of their own; migrating
+    copies each onto its task row (a task without one keeps NULL) and drops the table."""
+    eid = str(uuid.uuid4())
+    with open_store(db_url) as store:
+        sql = sql_for(store.backend, store.schema_name)
+        t, o = sql.table("tasks"), sql.table("task_outputs")
+
+        def back_to_8(conn: Any) -> None:
+            _insert_execution(conn, eid)
+            now = dt.datetime.now(dt.UTC)
+            for name in ("done", "waiting"):
+                conn.execute(
+                    s.tasks.insert().values(
+                        execution_id=eid, task_name=name, state="NotStarted", created_at=now
+                    )
+                )
+            conn.exec_driver_sql(f"ALTER TABLE {t} DROP COLUMN output_context")
+            conn.exec_driver_sql(
+                f"CREATE TABLE {o} (task_id BIGINT PRIMARY KEY, execution_id VARCHAR(36) "
+                "NOT NULL, task_name VARCHAR(255) NOT NULL, output_context TEXT NOT NULL, "
+                "created_at TIMESTAMP NOT NULL)"
+            )
+            conn.exec_driver_sql(
+                f"INSERT INTO {o} SELECT id, execution_id, task_name, '{{\"n\": 1}}', "
+                f"created_at FROM {t} WHERE task_name = 'done'"
+            )
+            conn.execute(s.schema_migrations.delete().where(s.schema_migrations.c.version == 9))
+
+        store.write(back_to_8)
+        assert store.migrate() == [9]
+        rows = store.read(
+            lambda c: c.execute(select(s.tasks.c.task_name, s.tasks.c.output_context)).all()
+        )
+        assert dict(rows) == {"done": {"n": 1}, "waiting": None}
+        tables = store.read(
+            lambda c: c.exec_driver_sql(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = "
+                "'task_outputs' AND table_schema = 'public'"
+                if store.backend == "postgresql"
+                else "SELECT count(*) FROM sqlite_master WHERE name = 'task_outputs'"
+            ).scalar()
+        )
+        assert tables == 0

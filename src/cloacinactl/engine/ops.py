@@ -182,7 +182,6 @@ def apply_outcomes(
             log.track(eid, row.next_seq)
     at = sql.ts(now)
     task_updates: list[tuple[Any, ...]] = []
-    new_outputs: list[tuple[Any, ...]] = []
     fresh_outputs: dict[str, dict[str, Any]] = defaultdict(dict)
     touched: set[str] = set()
     for o in outcomes:
@@ -204,13 +203,12 @@ def apply_outcomes(
             continue  # stale: the task was reset or cancelled, or claimed again, meanwhile
         result.applied += 1
         touched.add(o.execution_id)
+        output = None
         if change.verdict is Verdict.COMPLETED:
             output = o.output or {}
-            new_outputs.append((t["id"], o.execution_id, o.task_name, dumps(output), at))
             fresh_outputs[o.execution_id][o.task_name] = output
-        task_updates.append(_task_row(sql, t, change, now, at))
+        task_updates.append(_task_row(sql, t, change, now, at, output))
         log.add(o.execution_id, _EVENTS[change.verdict], o.task_name, change.data)
-    many(conn, sql.insert_output, new_outputs)
     many(conn, sql.update_task, task_updates)
     advance(conn, sql, touched, execs, tasks, fresh_outputs, defs, log, now, result)
     if own_log:
@@ -223,10 +221,18 @@ def _snapshot(t: dict[str, Any]) -> TaskSnapshot:
 
 
 def _task_row(
-    sql: Sql, t: dict[str, Any], change: TaskChange, now: dt.datetime, at: Any
+    sql: Sql,
+    t: dict[str, Any],
+    change: TaskChange,
+    now: dt.datetime,
+    at: Any,
+    output: dict[str, Any] | None,
 ) -> tuple[Any, ...]:
-    """Apply ``change`` to the loaded task ``t`` and return its ``update_task`` row."""
+    """Apply ``change`` (and a Completed task's ``output``) to the loaded task ``t`` and
+    return its ``update_task`` row."""
+    text = dumps(output)
     t.update(
+        output_context=text,
         state=change.state,
         attempt=change.attempt,
         claimant_id=change.claimant_id,
@@ -244,5 +250,6 @@ def _task_row(
         change.reset_count,
         change.error,
         at if done is now else sql.ts(done),
+        text,
         t["id"],
     )

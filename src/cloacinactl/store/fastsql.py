@@ -133,6 +133,7 @@ class Sql:
                 ("reset_count", "int"),
                 ("error", "text"),
                 ("completed_at", "timestamptz"),
+                ("output_context", "text"),
             ],
             ("id", "bigint"),
         )
@@ -143,14 +144,6 @@ class Sql:
             "tasks",
             [("state", "text"), ("input_context", "text"), ("ready_at", "timestamptz")],
             ("id", "bigint"),
-        )
-
-    @cached_property
-    def insert_output(self) -> Batch:
-        return self._insert(
-            "task_outputs",
-            "task_id, execution_id, task_name, output_context, created_at",
-            "?, ?, ?, ?, ?",
         )
 
     @cached_property
@@ -193,7 +186,7 @@ class Sql:
         marks = ", ".join(["?"] * count)
         return self._ph(
             "SELECT id, execution_id, task_name, state, attempt, claimant_id, reset_count, "
-            f"error FROM {self._t('tasks')} WHERE execution_id IN ({marks})"
+            f"error, output_context FROM {self._t('tasks')} WHERE execution_id IN ({marks})"
         )
 
     @_per_count
@@ -240,14 +233,6 @@ class Sql:
     def next_retry(self) -> str:
         return self._ph(
             f"SELECT MIN(retry_at) FROM {self._t('tasks')} WHERE state = 'Ready' AND retry_at > ?"
-        )
-
-    @_per_count
-    def outputs_of(self, count: int) -> str:
-        marks = ", ".join(["?"] * count)
-        return self._ph(
-            f"SELECT execution_id, task_name, output_context FROM {self._t('task_outputs')} "
-            f"WHERE execution_id IN ({marks})"
         )
 
 

@@ -32,9 +32,14 @@ def _initial(conn: Connection) -> None:
 def _add_execution_columns(conn: Connection, *columns: Column[Any]) -> None:
     """Add ``columns`` of the executions table where missing (a database created by
     migration 1 after they joined the schema has them already)."""
+    _add_columns(conn, "executions", *columns)
+
+
+def _add_columns(conn: Connection, table_name: str, *columns: Column[Any]) -> None:
+    """Add ``columns`` of ``table_name`` where missing."""
     name = _schema_of(conn)
-    have = {c["name"] for c in inspect(conn).get_columns("executions", schema=name)}
-    table = f'"{name}".executions' if name else "executions"
+    have = {c["name"] for c in inspect(conn).get_columns(table_name, schema=name)}
+    table = f'"{name}".{table_name}' if name else table_name
     for column in columns:
         if column.name not in have:
             kind = column.type.compile(dialect=conn.dialect)
@@ -102,6 +107,23 @@ def _graphs(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _outputs_on_tasks(conn: Connection) -> None:
+    """A Completed task's output moves from the task_outputs table onto its task row."""
+    _add_columns(conn, "tasks", schema.tasks.c.output_context)
+    name = _schema_of(conn)
+    if not inspect(conn).has_table("task_outputs", schema=name):
+        return
+    prefix = f'"{name}".' if name else ""
+    conn.execute(
+        text(
+            f"UPDATE {prefix}tasks SET output_context = (SELECT o.output_context FROM "
+            f"{prefix}task_outputs o WHERE o.task_id = {prefix}tasks.id) "
+            f"WHERE id IN (SELECT task_id FROM {prefix}task_outputs)"
+        )
+    )
+    conn.execute(text(f"DROP TABLE {prefix}task_outputs"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "execution pause columns", _execution_pause),
@@ -111,6 +133,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "computation graphs", _graphs),
     Migration(7, "build queue (compiler)", _build_queue),
     Migration(8, "execution trace parent", _execution_trace),
+    Migration(9, "task outputs on task rows", _outputs_on_tasks),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -171,6 +171,10 @@ tasks = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("started_at", UtcDateTime),
     Column("completed_at", UtcDateTime),
+    # a Completed task's output; on the task's own row (migration 9; it had a table of
+    # its own), so recording it and reading it back for the dependents cost no
+    # statement and no index of their own
+    Column("output_context", JSONText),
     UniqueConstraint("execution_id", "task_name", name="uq_tasks_execution_task"),
 )
 # Partial indexes: only rows in the state a hot query looks for, so most state
@@ -181,21 +185,6 @@ _RUNNING = text("state = 'Running'")
 Index("ix_tasks_ready", tasks.c.id, sqlite_where=_READY, postgresql_where=_READY)
 Index("ix_tasks_running", tasks.c.claimant_id, sqlite_where=_RUNNING, postgresql_where=_RUNNING)
 
-task_outputs = Table(
-    "task_outputs",
-    metadata,
-    Column("task_id", RowId, primary_key=True),
-    Column(
-        "execution_id",
-        String(36),
-        ForeignKey("executions.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    Column("task_name", String(255), nullable=False),
-    Column("output_context", JSONText, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-)
-Index("ix_task_outputs_execution", task_outputs.c.execution_id)
 
 # The public event id is a UUID derived from (execution_id, sequence_num): see
 # ``cloacinactl.store.executions.event_id``; the row key is a plain integer so the
