@@ -86,7 +86,7 @@ class Executor:
         self.settings = ops.Settings(max_resets=config.max_resets)
         self.sql = sql_for(store.backend, store.schema_name)
         self.me = claimants.Identity.current(self.claimant_id)
-        self._rng = random.Random()
+        self.rng = random.Random()  # retry backoff jitter
         self.queue: WorkQueue[Create, ops.Outcome] = WorkQueue()
         self._inflight: dict[int, Claimed] = {}
         self._wake = trio.Event()
@@ -110,7 +110,7 @@ class Executor:
         """Create an execution in the writer's next transaction; returns once committed."""
         done = trio.Event()
         self.queue.add_create((item, done))
-        self._kick()
+        self.kick()
         await done.wait()
         error = self._create_errors.pop(item.id, None)
         if error is not None:
@@ -118,16 +118,29 @@ class Executor:
 
     def kick(self) -> None:
         """Look for claimable work now (e.g. after an out-of-band change)."""
-        self._kick()
+        self._wake.set()
 
     @property
     def inflight(self) -> int:
         return len(self._inflight)
 
+    def held_claims(self) -> list[Claimed]:
+        """The claims handed to the runner whose outcomes are not recorded yet."""
+        return list(self._inflight.values())
+
+    async def write(self, fn: Callable[[Any], Any]) -> Any:
+        """Run ``fn(conn)`` in a write transaction of its own, on a thread."""
+        return await trio.to_thread.run_sync(self.store.write, fn)
+
+    async def committed(self) -> None:
+        """Return once the writer has committed work since the last call returned."""
+        await self._dirty.wait()
+        self._dirty = trio.Event()
+
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Register, recover, then run the writer and heartbeat loops until cancelled."""
         now = self.clock()
-        await self._db(lambda c: claimants.register_claimant(c, self.me, now))
+        await self.write(lambda c: claimants.register_claimant(c, self.me, now))
         await upkeep.recover(self)
         try:
             async with trio.open_nursery() as nursery:
@@ -143,7 +156,7 @@ class Executor:
     async def drain(self, deadline_s: float) -> bool:
         """Stop claiming and wait up to ``deadline_s`` for in-flight tasks; True if all done."""
         self._claiming = False
-        self._kick()
+        self.kick()
         with trio.move_on_after(deadline_s):
             while self._inflight or self.queue.pending() or self.queue.undelivered:
                 await trio.sleep(0.01)
@@ -151,12 +164,6 @@ class Executor:
         return False
 
     # -- internals -------------------------------------------------------------------
-    def _kick(self) -> None:
-        self._wake.set()
-
-    async def _db(self, fn: Callable[[Any], Any]) -> Any:
-        return await trio.to_thread.run_sync(self.store.write, fn)
-
     async def _writer(
         self,
         nursery: trio.Nursery,
@@ -286,7 +293,7 @@ class Executor:
             outcomes=outcomes,
             claim_limit=limit,
             settings=self.settings,
-            rng=self._rng,
+            rng=self.rng,
         )
 
     def _deliver(
@@ -305,7 +312,7 @@ class Executor:
 
     def _requeue(self, creates: list[Create], outcomes: list[ops.Outcome]) -> None:
         self.queue.put_back(creates, outcomes)
-        self._kick()
+        self.kick()
 
     def _took(
         self,
@@ -348,7 +355,7 @@ class Executor:
 
         async def one(creates: list[Create], outcomes: list[ops.Outcome]) -> CycleResult:
             with trio.CancelScope(shield=True):
-                result: CycleResult = await self._db(self._cycle_work(creates, outcomes, 0))
+                result: CycleResult = await self.write(self._cycle_work(creates, outcomes, 0))
             return result
 
         for item, done in creates:
@@ -385,4 +392,4 @@ class Executor:
         )
         self.queue.add_outcome(outcome_row)
         del self._inflight[claimed.task_pk]
-        self._kick()
+        self.kick()

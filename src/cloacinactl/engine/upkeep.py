@@ -23,10 +23,10 @@ async def heartbeat_loop(ex: Executor) -> None:
     while True:
         # claims held: refresh them on time; idle: only keep the claimant row alive
         # and look for orphans of dead engines, at half the rate
-        idle = not ex._inflight
+        idle = not ex.inflight
         await trio.sleep(ex.config.heartbeat_interval_s * (2 if idle else 1))
         try:
-            await ex._db(partial(claimants.heartbeat, claimant_id=ex.claimant_id, now=ex.clock()))
+            await ex.write(partial(claimants.heartbeat, claimant_id=ex.claimant_id, now=ex.clock()))
             await recover(ex)
         except Exception:
             logger.exception("heartbeat/recovery failed; will retry")
@@ -36,8 +36,7 @@ async def checkpoint_loop(ex: Executor) -> None:
     """SQLite: copy the WAL back into the database a while after writes."""
     while True:
         # nothing written, nothing to copy back: an idle engine does not wake for it
-        await ex._dirty.wait()
-        ex._dirty = trio.Event()
+        await ex.committed()
         await trio.sleep(ex.config.checkpoint_interval_s)
         try:
             await trio.to_thread.run_sync(ex.store.checkpoint)
@@ -46,8 +45,9 @@ async def checkpoint_loop(ex: Executor) -> None:
 
 
 def apply(ex: Executor, conn: Any, outcomes: list[ops.Outcome], now: dt.datetime) -> CycleResult:
+    """Record ``outcomes`` (recovery verdicts, releases) in ``conn``'s transaction."""
     result = CycleResult()
-    ops.apply_outcomes(conn, ex.sql, outcomes, ex.defs, now, ex.settings, ex._rng, result)
+    ops.apply_outcomes(conn, ex.sql, outcomes, ex.defs, now, ex.settings, ex.rng, result)
     return result
 
 
@@ -62,11 +62,11 @@ async def recover(ex: Executor) -> None:
         claimants.forget_claimants(conn, dead)
         return len(verdicts), finished
 
-    recovered, finished = await ex._db(work)
+    recovered, finished = await ex.write(work)
     ex.tell_finished(finished)  # here in the event loop: listeners wake trio waiters
     if recovered:
         logger.info("recovered tasks of dead claimants")
-        ex._kick()
+        ex.kick()
 
 
 async def release(ex: Executor) -> None:
@@ -75,7 +75,7 @@ async def release(ex: Executor) -> None:
     me = ex.claimant_id
     outcomes = ex.queue.outcomes() + [
         ops.Outcome(c.task_pk, c.execution_id, c.task_name, c.attempt, "reset", claimant_id=me)
-        for c in ex._inflight.values()
+        for c in ex.held_claims()
     ]
 
     def work(conn: Any) -> None:
@@ -84,6 +84,6 @@ async def release(ex: Executor) -> None:
         claimants.unregister_claimant(conn, me)
 
     try:
-        await ex._db(work)
+        await ex.write(work)
     except Exception:
         logger.exception("could not release claims on shutdown; recovery will reset them")
