@@ -22,7 +22,7 @@ from cloacinactl.supervisor import (
     spawn_group,
     terminate_group,
 )
-from cloacinactl.supervisor.child import ChildFatal
+from cloacinactl.supervisor.childspec import ChildFatal
 
 PY = sys.executable
 

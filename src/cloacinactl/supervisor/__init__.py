@@ -68,12 +68,12 @@ if TYPE_CHECKING:
         RestartPlan,
         plan_restart,
     )
-    from cloacinactl.supervisor.child import (
+    from cloacinactl.supervisor.child import SupervisedChild
+    from cloacinactl.supervisor.childspec import (
         ChildFatal,
         ChildSpec,
         ExitEvent,
         PreparedStart,
-        SupervisedChild,
         jitter_free,
     )
     from cloacinactl.supervisor.control import (
@@ -124,15 +124,15 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, str] = {
     "BackoffPolicy": "backoff",
     "CHILD_LOG_ENV": "logsetup",
-    "ChildFatal": "child",
-    "ChildSpec": "child",
+    "ChildFatal": "childspec",
+    "ChildSpec": "childspec",
     "ChildState": "states",
-    "ExitEvent": "child",
+    "ExitEvent": "childspec",
     "LogFile": "logfile",
     "Notifier": "notify",
     "PidFile": "pidfile",
     "PidRecord": "pidfile",
-    "PreparedStart": "child",
+    "PreparedStart": "childspec",
     "RestartPlan": "backoff",
     "Runtime": "runner",
     "ServiceConfig": "runner",
@@ -144,7 +144,7 @@ _EXPORTS: dict[str, str] = {
     "find_owner": "pidfile",
     "group_alive": "process",
     "install_child_logging": "logsetup",
-    "jitter_free": "child",
+    "jitter_free": "childspec",
     "kill_descendants": "control",
     "kill_group_now": "process",
     "lock_held": "pidfile",

@@ -4,84 +4,37 @@ One ``SupervisedChild`` owns one slot (e.g. "worker 3"); each (re)start is a
 new *generation* numbered from 1. Its owner can supply fresh ``pass_fds``
 before each start (``prepare``), is told of each new process (``started``,
 which may also await readiness) and of each exit (``exited``, carrying the
-generation so an old exit is never taken for the new process).
+generation so an old exit is never taken for the new process). The spec, the
+hooks and the events they carry are plain data in ``childspec``.
 """
 
 from __future__ import annotations
 
 import os
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import trio
 from loguru import logger
 
-from cloacinactl.supervisor.backoff import BackoffPolicy, plan_restart
+from cloacinactl.supervisor.backoff import plan_restart
+from cloacinactl.supervisor.childspec import (
+    ChildFatal,
+    ChildSpec,
+    ExitedHook,
+    ExitEvent,
+    LogSink,
+    PreparedStart,
+    PrepareHook,
+    StartedHook,
+)
 from cloacinactl.supervisor.logsetup import CHILD_LOG_ENV
 from cloacinactl.supervisor.process import kill_group_now, spawn_group, terminate_group
 from cloacinactl.supervisor.states import ChildState, can_move
 
-# Receives a batch of complete lines (without newlines) and the labels of their pipe.
-LogSink = Callable[[Sequence[bytes], Mapping[str, Any]], None]
 # Output left in a dead generation's pipes is drained for at most this long.
 _DRAIN_S = 2.0
-
-
-@dataclass(frozen=True)
-class ChildSpec:
-    """What to run and how to treat it."""
-
-    name: str
-    argv: Sequence[str]
-    env: Mapping[str, str] | None = None
-    cwd: str | None = None
-    grace_s: float = 5.0
-    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
-    autorestart: bool = True
-    stdin: int | None = None
-    stdout: int | None = None
-    stderr: int | None = None
-    # When set, each generation gets a record pipe (fd in CLOACINA_LOG_FD) whose
-    # JSON lines go to log_sink; with capture_output, stdout/stderr lines too.
-    log_sink: LogSink | None = None
-    capture_output: bool = False
-
-
-@dataclass
-class PreparedStart:
-    """Returned by the ``prepare`` hook: what this generation receives.
-
-    ``pass_fds`` are inherited by the child; ``env`` is merged over the spec's;
-    ``after_spawn`` runs in the parent once the process exists (or failed to
-    spawn), typically to close the parent's copy of the child's socket end.
-    """
-
-    pass_fds: Sequence[int] = ()
-    env: Mapping[str, str] | None = None
-    after_spawn: Callable[[], None] | None = None
-
-
-@dataclass(frozen=True)
-class ExitEvent:
-    """A generation ended. ``returncode`` < 0 means killed by that signal."""
-
-    name: str
-    generation: int
-    pid: int
-    returncode: int
-    run_seconds: float
-    requested: bool  # True when the exit followed our own stop() or restart()
-
-
-PrepareHook = Callable[[int], PreparedStart]
-StartedHook = Callable[[int, trio.Process], Awaitable[None]]
-ExitedHook = Callable[[ExitEvent], None]
-
-
-class ChildFatal(Exception):
-    """The child gave up (FATAL) before it was ever ready."""
 
 
 class SupervisedChild:
@@ -372,18 +325,6 @@ class SupervisedChild:
         logger.debug("child {} name={} pid={}", what, self.spec.name, proc.pid)
         self._set(ChildState.STOPPING)
         await terminate_group(proc, grace_s)
-
-
-def jitter_free(policy: BackoffPolicy) -> BackoffPolicy:
-    """The same policy without jitter (deterministic schedules in tests and benchmarks)."""
-    return BackoffPolicy(
-        initial_s=policy.initial_s,
-        factor=policy.factor,
-        max_s=policy.max_s,
-        jitter=0.0,
-        fast_crash_s=policy.fast_crash_s,
-        max_fast_crashes=policy.max_fast_crashes,
-    )
 
 
 class _Pipes:
