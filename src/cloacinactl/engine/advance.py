@@ -17,7 +17,7 @@ from cloacinactl.store.executions import ExecutionResult, TaskResult
 from cloacinactl.store.fastsql import Sql, dumps, many
 from cloacinactl.store.lifecycle import event_log_for, lock_execution, set_execution
 from cloacinactl.store.registry import DefCache
-from cloacinactl.store.tasks import load_tasks, task_outputs
+from cloacinactl.store.tasks import load_outputs, load_tasks
 from cloacinactl.workflow import transitions
 from cloacinactl.workflow.model import ExecutionStatus, TaskState, WorkflowDef
 from cloacinactl.workflow.states import ADVANCING_STATUSES
@@ -52,13 +52,14 @@ def advance(
             wf = defs.get(conn, ex.workflow_name, ex.workflow_version).workflow
             if _may_advance(wf, tasks[eid]):
                 moving.append((eid, wf))
+    # outputs are read only for executions where something can follow
+    outputs = load_outputs(conn, sql, [eid for eid, _ in moving]) if moving else {}
     at = sql.ts(now)
     rows = _AdvanceRows()
     for eid, wf in moving:
         ex = execs[eid]
         states = {name: TaskState(t["state"]) for name, t in tasks[eid].items()}
-        # outputs are decoded only for executions where something can follow
-        outs = task_outputs(tasks[eid], fresh.get(eid, {}))
+        outs = outputs.get(eid, {}) | fresh.get(eid, {})
         adv = transitions.advance_execution(wf, states, outs, ex.input_context)
         _transition_rows(eid, adv, tasks[eid], at, log, rows)
         result.made_ready += sum(1 for tr in adv.transitions if tr.to is TaskState.READY)

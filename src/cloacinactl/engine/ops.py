@@ -232,7 +232,6 @@ def _task_row(
     return its ``update_task`` row."""
     text = dumps(output)
     t.update(
-        output_context=text,
         state=change.state,
         attempt=change.attempt,
         claimant_id=change.claimant_id,

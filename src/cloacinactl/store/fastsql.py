@@ -186,7 +186,7 @@ class Sql:
         marks = ", ".join(["?"] * count)
         return self._ph(
             "SELECT id, execution_id, task_name, state, attempt, claimant_id, reset_count, "
-            f"error, output_context FROM {self._t('tasks')} WHERE execution_id IN ({marks})"
+            f"error FROM {self._t('tasks')} WHERE execution_id IN ({marks})"
         )
 
     @_per_count
@@ -233,6 +233,14 @@ class Sql:
     def next_retry(self) -> str:
         return self._ph(
             f"SELECT MIN(retry_at) FROM {self._t('tasks')} WHERE state = 'Ready' AND retry_at > ?"
+        )
+
+    @_per_count
+    def outputs_of(self, count: int) -> str:
+        marks = ", ".join(["?"] * count)
+        return self._ph(
+            f"SELECT execution_id, task_name, output_context FROM {self._t('tasks')} "
+            f"WHERE execution_id IN ({marks}) AND state = 'Completed'"
         )
 
 

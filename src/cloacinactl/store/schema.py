@@ -171,9 +171,8 @@ tasks = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("started_at", UtcDateTime),
     Column("completed_at", UtcDateTime),
-    # a Completed task's output; on the task's own row (migration 9; it had a table of
-    # its own), so recording it and reading it back for the dependents cost no
-    # statement and no index of their own
+    # a Completed task's output, on the task's own row (migration 9; it had a table of
+    # its own): recording it costs no insert and no index of its own
     Column("output_context", JSONText),
     UniqueConstraint("execution_id", "task_name", name="uq_tasks_execution_task"),
 )

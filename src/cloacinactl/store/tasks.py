@@ -1,5 +1,5 @@
-"""Reads of executions' tasks for the engine's transactions (batched by 500 ids; raw
-SQL from :mod:`cloacinactl.store.fastsql`)."""
+"""Reads of an execution's tasks and outputs for the engine's transactions (batched by
+500 ids; raw SQL from :mod:`cloacinactl.store.fastsql`)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ _TASK_COLS = (
     "claimant_id",
     "reset_count",
     "error",
-    "output_context",  # JSON text, decoded only where dependents need it (task_outputs)
 )
 
 
@@ -35,14 +34,15 @@ def load_tasks(
     return out
 
 
-def task_outputs(trows: dict[str, dict[str, Any]], known: dict[str, Any]) -> dict[str, Any]:
-    """The outputs of one execution's Completed tasks (rows from :func:`load_tasks`), by
-    task name; ``known`` (outputs already decoded) is used as is."""
-    out = dict(known)
-    for name, t in trows.items():
-        text = t["output_context"]
-        if text is not None and name not in out and t["state"] == "Completed":
-            out[name] = json.loads(text)
+def load_outputs(
+    conn: Connection, sql: Sql, execution_ids: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """Each execution's Completed task outputs, by task name (read apart from the task
+    states: only executions that can advance need them, and they may be large)."""
+    out: dict[str, dict[str, Any]] = defaultdict(dict)
+    for eid, name, text in _rows_of(conn, sql.outputs_of, execution_ids):
+        if text is not None:
+            out[eid][name] = json.loads(text)
     return out
 
 
