@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 from loguru import logger
 
+from cloacinactl.engine.graphs.clock import iso_now, now_utc
 from cloacinactl.engine.graphs.reactor import Inputs, ReactorCore
 from cloacinactl.store import graphs as gstore
 from cloacinactl.workers.core import PoolClosed
@@ -34,27 +35,6 @@ if TYPE_CHECKING:
 CRASH_LIMIT = 3
 BATCH = 500
 INBOX_LIMIT = 20 * BATCH  # events held in memory beyond this: read them from the store
-
-
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
-_last_stamp: tuple[int, str] = (-1, "")
-
-
-def iso_now() -> str:
-    """``iso(now_utc())`` to the millisecond, formatted once per millisecond (every
-    inject stamps the accumulator's counters)."""
-    global _last_stamp
-    ms = time.time_ns() // 1_000_000
-    if _last_stamp[0] != ms:
-        _last_stamp = (ms, iso(dt.datetime.fromtimestamp(ms / 1000, dt.UTC)) or "")
-    return _last_stamp[1]
 
 
 def digest(inputs: Any) -> str:

@@ -23,13 +23,14 @@ from typing import Any
 import trio
 from loguru import logger
 
+from cloacinactl.engine.graphs.clock import iso, iso_now, now_utc
 from cloacinactl.engine.graphs.health import (
     accumulator_status,
     graph_status,
     input_slot,
     reactor_status,
 )
-from cloacinactl.engine.graphs.runner import ReactorRunner, iso, iso_now, now_utc
+from cloacinactl.engine.graphs.runner import ReactorRunner
 from cloacinactl.errors import NotFoundError, UserError
 from cloacinactl.store import Store
 from cloacinactl.store import graphs as gstore
