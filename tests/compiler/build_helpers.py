@@ -82,7 +82,7 @@ def make_wheel(folder: Path, dist: str, version: str, module_source: str) -> Pat
 def upload(store: Any, source: bytes, name: str, version: str = "0.1.0") -> str:
     """What the server's upload route stores when a compiler is alive: a ``pending``
     package row with its source archive, then a wake-up for the compilers."""
-    from cloacinactl.store import builds
+    from cloacinactl.store import buildwatch
     from cloacinactl.store.archives import store_upload
 
     digest = hashlib.sha256(source).hexdigest()
@@ -99,7 +99,7 @@ def upload(store: Any, source: bytes, name: str, version: str = "0.1.0") -> str:
             now=now,
             build_status="pending",
         )
-        builds.notify_pending(conn)
+        buildwatch.notify_pending(conn)
         return row.id
 
     return str(store.write(write))

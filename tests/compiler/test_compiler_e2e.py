@@ -21,7 +21,7 @@ from svc_helpers import BIN, Services, clean_env, wait_for
 
 from cloacinactl.packages.signing import signature_path, verify_archive
 from cloacinactl.services.server.mirror import ArchiveMirror
-from cloacinactl.store import builds, open_store
+from cloacinactl.store import builds, buildwatch, open_store
 from cloacinactl.store.archives import loadable_archives
 
 
@@ -92,8 +92,8 @@ def test_builds_failures_status_metrics_and_reuse(
     # the built archive: signed by the compiler's key (which the database lists), vendored
     with open_store(db_url) as store:
         art = store.read(lambda c: builds.artifact_for(c, good_id))
-        keys = store.read(builds.trusted_compiler_keys)
-        assert store.read(builds.compiler_alive)
+        keys = store.read(buildwatch.trusted_compiler_keys)
+        assert store.read(buildwatch.compiler_alive)
     assert art is not None and keys == [art.signer_public_key]
     built = tmp_path / "built.cloacina"
     built.write_bytes(art.archive)
@@ -149,7 +149,7 @@ def test_builds_failures_status_metrics_and_reuse(
     compiler.proc.send_signal(signal.SIGTERM)
     assert compiler.proc.wait(timeout=20) == 0
     with open_store(db_url) as store:
-        assert not store.read(builds.compiler_alive)
+        assert not store.read(buildwatch.compiler_alive)
 
 
 SLOW_IMPORT = "import time\ntime.sleep({s})\n" + TASKS

@@ -13,14 +13,9 @@ from pathlib import Path
 import pytest
 from build_helpers import TASKS, make_wheel, source_archive, write_source
 
-from cloacinactl.packages.compile import (
-    BuildFailed,
-    BuildLimits,
-    Scrubber,
-    build_archive,
-    tool_env,
-)
+from cloacinactl.packages.compile import BuildFailed, BuildLimits, build_archive
 from cloacinactl.packages.signing import signature_path, verify_archive
+from cloacinactl.packages.tools import Scrubber, tool_env
 
 FAST = BuildLimits(import_timeout_s=20, pip_timeout_s=120, import_memory_mb=512)
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from cloacinactl.store import builds, open_store
+from cloacinactl.store import builds, buildwatch, open_store
 from cloacinactl.store.packages import get_package, upsert_package
 
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
@@ -143,7 +143,7 @@ def test_hand_back_costs_no_attempt(db_url: str) -> None:
 
 def test_compiler_rows_alive_and_keys(db_url: str) -> None:
     with open_store(db_url) as store:
-        assert store.read(builds.compiler_alive) is False
+        assert store.read(buildwatch.compiler_alive) is False
         assert store.read(builds.tenant_names) == ["public"]
         row = {
             "compiler_id": "abc",
@@ -162,17 +162,19 @@ def test_compiler_rows_alive_and_keys(db_url: str) -> None:
             "heartbeat_at": NOW,
         }
         store.write(lambda c: builds.record_compiler(c, row))
-        assert store.read(lambda c: builds.compiler_alive(c, NOW + dt.timedelta(seconds=29)))
-        assert not store.read(lambda c: builds.compiler_alive(c, NOW + dt.timedelta(seconds=31)))
+        assert store.read(lambda c: buildwatch.compiler_alive(c, NOW + dt.timedelta(seconds=29)))
+        assert not store.read(
+            lambda c: buildwatch.compiler_alive(c, NOW + dt.timedelta(seconds=31))
+        )
         store.write(lambda c: builds.compiler_heartbeat(c, "abc", state="stopped"))
-        assert not store.read(lambda c: builds.compiler_alive(c, NOW))
-        assert store.read(builds.trusted_compiler_keys) == ["PEM-1"]
+        assert not store.read(lambda c: buildwatch.compiler_alive(c, NOW))
+        assert store.read(buildwatch.trusted_compiler_keys) == ["PEM-1"]
 
 
 def test_tenant_stores_get_the_queue_but_not_the_global_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'c.db'}"
     with open_store(url, tenant="acme") as store:
-        assert store.read(builds.compiler_rows) == []
+        assert store.read(buildwatch.compiler_rows) == []
         assert store.read(builds.queue_counts).pending == 0
 
 

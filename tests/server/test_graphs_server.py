@@ -12,7 +12,7 @@ from server_helpers import RunningServer, stored_upload
 
 from cloacinactl.engine.graphs import GraphInputError
 from cloacinactl.packages import pack_dir
-from cloacinactl.services.server.runtime import ServerRuntime
+from cloacinactl.services.server.serverruntime import ServerRuntime
 from cloacinactl.store import open_store
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -9,7 +9,7 @@ import trio
 from server_helpers import stored_upload
 
 from cloacinactl.packages import PackageError, pack_dir
-from cloacinactl.services.server.runtime import ServerRuntime
+from cloacinactl.services.server.serverruntime import ServerRuntime
 from cloacinactl.services.server.uploads import check_upload
 from cloacinactl.store import open_store
 from cloacinactl.store.executions import execution_detail, execution_tasks, list_events

@@ -22,7 +22,7 @@ from cloacinactl.packages import pack_dir
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.inputs import checked_context
 from cloacinactl.services.server.main import parse
-from cloacinactl.services.server.runtime import ServerRuntime
+from cloacinactl.services.server.serverruntime import ServerRuntime
 from cloacinactl.services.server.state import ServerState
 from cloacinactl.store import open_store
 from cloacinactl.store.registry import DefCache

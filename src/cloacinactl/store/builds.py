@@ -15,9 +15,10 @@ compilers skip each other's rows) and a conditional ``UPDATE`` on SQLite (its
 write transactions are serial already).
 
 Global (main store only): ``compiler_status`` (in :mod:`cloacinactl.store.control`'s
-tables), one row per compiler (stable
-per host and home), with its heartbeat, figures and Ed25519 public key: the
-keys servers on the same database trust for built archives.
+tables), one row per compiler (stable per host and home), with its heartbeat,
+figures and Ed25519 public key. Each compiler writes its own row here; what the
+servers read of those rows (and how they requeue and wake) is
+:mod:`cloacinactl.store.buildwatch`.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, inspect, or_, select, text, update
+from sqlalchemy import Connection, and_, func, inspect, or_, select, update
 
 from cloacinactl.store import schema as s
 from cloacinactl.store.control import compiler_status, tenants
+from cloacinactl.store.fastsql import schema_of
 
 P = s.packages.c
 A = s.package_artifacts.c
@@ -126,12 +128,6 @@ def source_of(conn: Connection, package_id: str) -> bytes | None:
         select(s.package_archives.c.archive).where(s.package_archives.c.package_id == package_id)
     ).scalar()
     return None if data is None else bytes(data)
-
-
-def _schema(conn: Connection) -> str | None:
-    mapping = conn.get_execution_options().get("schema_translate_map") or {}
-    value = mapping.get(None)
-    return str(value) if value is not None else None
 
 
 @dataclass(frozen=True)
@@ -282,30 +278,6 @@ def sweep_stale(
     return Sweep(requeued, failed)
 
 
-def requeue(conn: Connection, package_id: str, now: dt.datetime) -> bool:
-    """Put a package back in the queue as a fresh build (attempts reset)."""
-    done = conn.execute(
-        update(s.packages)
-        .where(P.id == package_id)
-        .values(
-            build_status=PENDING,
-            build_error=None,
-            build_attempts=0,
-            build_claimed_by=None,
-            build_claimed_at=None,
-            build_heartbeat_at=None,
-            updated_at=now,
-        )
-    )
-    return bool(done.rowcount)
-
-
-def notify_pending(conn: Connection) -> None:
-    """Wake the compilers now (PostgreSQL NOTIFY, sent at commit); a no-op on SQLite."""
-    if _is_pg(conn):
-        conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
-
-
 @dataclass(frozen=True)
 class QueueCounts:
     pending: int = 0
@@ -393,7 +365,7 @@ def _iso(value: dt.datetime | None) -> str | None:
 def tenant_names(conn: Connection) -> list[str]:
     """Every tenant the compiler scans: ``public`` plus the ``tenants`` table's rows."""
     names = ["public"]
-    if inspect(conn).has_table("tenants", schema=_schema(conn)):
+    if inspect(conn).has_table("tenants", schema=schema_of(conn)):
         for name in conn.execute(select(tenants.c.name).order_by(tenants.c.name)).scalars():
             if name != "public":
                 names.append(str(name))
@@ -414,34 +386,3 @@ def record_compiler(conn: Connection, row: dict[str, Any]) -> None:
 
 def compiler_heartbeat(conn: Connection, compiler_id: str, **values: Any) -> None:
     conn.execute(update(compiler_status).where(C.compiler_id == compiler_id).values(**values))
-
-
-def compiler_rows(conn: Connection) -> list[dict[str, Any]]:
-    if not inspect(conn).has_table("compiler_status", schema=_schema(conn)):
-        return []
-    rows = conn.execute(select(compiler_status).order_by(C.compiler_id)).all()
-    return [dict(r._mapping) for r in rows]
-
-
-def compiler_alive(conn: Connection, now: dt.datetime | None = None) -> bool:
-    """Does a compiler heartbeat on this database (within three of its intervals)?
-
-    The upload route's question: a live compiler builds a new package (leave
-    it ``pending``); without one, the server registers it itself.
-    """
-    now = now or dt.datetime.now(dt.UTC)
-    for row in compiler_rows(conn):
-        if row["state"] == "stopped":
-            continue
-        if row["heartbeat_at"] >= now - dt.timedelta(seconds=3 * row["heartbeat_interval_s"]):
-            return True
-    return False
-
-
-def trusted_compiler_keys(conn: Connection) -> list[str]:
-    """The PEM public keys of every compiler that ever ran on this database."""
-    return sorted({str(row["public_key"]) for row in compiler_rows(conn)})
-
-
-def last_heartbeat(conn: Connection) -> dt.datetime | None:
-    return max((row["heartbeat_at"] for row in compiler_rows(conn)), default=None)

@@ -214,8 +214,8 @@ def delete_tenant(conn: Connection, name: str) -> bool:
 
 # ---------------------------------------------------------------------------- compiler
 # One row per compiler (stable per host and home): its heartbeat, figures and Ed25519
-# public key, the keys servers on this database trust for built archives. Queries in
-# ``cloacinactl.store.builds``.
+# public key, the keys servers on this database trust for built archives. Written in
+# ``cloacinactl.store.builds``, read in ``cloacinactl.store.buildwatch``.
 compiler_status = Table(
     "compiler_status",
     control_metadata,

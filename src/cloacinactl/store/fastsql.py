@@ -271,12 +271,17 @@ def sql_for(backend: str, schema: str) -> Sql:
     return Sql(backend, schema)
 
 
+def schema_of(conn: Connection) -> str | None:
+    """The PostgreSQL schema ``conn``'s tenant lives in (None: unmapped, or SQLite)."""
+    value = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+    return str(value) if value is not None else None
+
+
 def sql_of(conn: Connection) -> Sql:
     """The statements for ``conn``: its backend and, on PostgreSQL, its tenant's schema."""
     if conn.dialect.name != "postgresql":
         return sql_for("sqlite", "main")
-    schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
-    return sql_for("postgresql", schema or "public")
+    return sql_for("postgresql", schema_of(conn) or "public")
 
 
 PG_MAX_PARAMS = 30_000

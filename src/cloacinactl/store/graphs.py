@@ -21,6 +21,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from cloacinactl.jsonfast import compact_dumps
 from cloacinactl.store import schema as s
+from cloacinactl.store.fastsql import schema_of
 
 E = s.graph_events.c
 R = s.graph_reactors.c
@@ -52,7 +53,7 @@ def _pg(conn: Connection) -> bool:
 def _table(conn: Connection, name: str) -> str:
     if not _pg(conn):
         return name
-    schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+    schema = schema_of(conn)
     return f'"{schema}".{name}' if schema else name
 
 

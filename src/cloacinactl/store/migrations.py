@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, inspect, select, text
 
 from cloacinactl.store import schema
+from cloacinactl.store.fastsql import schema_of
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def _add_execution_columns(conn: Connection, *columns: Column[Any]) -> None:
 
 def _add_columns(conn: Connection, table_name: str, *columns: Column[Any]) -> None:
     """Add ``columns`` of ``table_name`` where missing."""
-    name = _schema_of(conn)
+    name = schema_of(conn)
     have = {c["name"] for c in inspect(conn).get_columns(table_name, schema=name)}
     table = f'"{name}".{table_name}' if name else table_name
     for column in columns:
@@ -72,7 +73,7 @@ def _control_tables(conn: Connection) -> None:
 def _build_queue(conn: Connection) -> None:
     """compiler: build-claim columns on packages, package_artifacts, and (main store
     only) the global compiler_status table."""
-    name = _schema_of(conn)
+    name = schema_of(conn)
     have = {c["name"] for c in inspect(conn).get_columns("packages", schema=name)}
     table = f'"{name}".packages' if name else "packages"
     for column in schema.packages.c:
@@ -110,7 +111,7 @@ def _graphs(conn: Connection) -> None:
 def _outputs_on_tasks(conn: Connection) -> None:
     """A Completed task's output moves from the task_outputs table onto its task row."""
     _add_columns(conn, "tasks", schema.tasks.c.output_context)
-    name = _schema_of(conn)
+    name = schema_of(conn)
     if not inspect(conn).has_table("task_outputs", schema=name):
         return
     prefix = f'"{name}".' if name else ""
@@ -144,22 +145,16 @@ def lock_key(schema_name: str) -> int:
 
 
 def current_version(conn: Connection) -> int:
-    if not inspect(conn).has_table("schema_migrations", schema=_schema_of(conn)):
+    if not inspect(conn).has_table("schema_migrations", schema=schema_of(conn)):
         return 0
     rows = conn.execute(select(schema.schema_migrations.c.version)).scalars().all()
     return max(rows, default=0)
 
 
 def applied_versions(conn: Connection) -> set[int]:
-    if not inspect(conn).has_table("schema_migrations", schema=_schema_of(conn)):
+    if not inspect(conn).has_table("schema_migrations", schema=schema_of(conn)):
         return set()
     return set(conn.execute(select(schema.schema_migrations.c.version)).scalars().all())
-
-
-def _schema_of(conn: Connection) -> str | None:
-    mapping = conn.get_execution_options().get("schema_translate_map") or {}
-    value = mapping.get(None)
-    return str(value) if value is not None else None
 
 
 def migrate(

@@ -17,7 +17,7 @@ from loguru import logger
 from cloacinactl.packages.errors import PackageError
 from cloacinactl.packages.signing import verify_archive
 from cloacinactl.store import Store
-from cloacinactl.store.builds import trusted_compiler_keys
+from cloacinactl.store.buildwatch import trusted_compiler_keys
 
 
 class BuildTrust:

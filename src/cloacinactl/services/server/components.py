@@ -25,7 +25,7 @@ async def run_runtime(
     """Each tenant's engine, worker pool, schedules and graphs (``ServerRuntime``)."""
     from cloacinactl.services.server.buildtrust import BuildTrust
     from cloacinactl.services.server.runmetrics import RunMetrics
-    from cloacinactl.services.server.runtime import ServerRuntime
+    from cloacinactl.services.server.serverruntime import ServerRuntime
 
     config = state.config
     counting = RunMetrics(state.metrics, state.stores)

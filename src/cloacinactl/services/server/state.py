@@ -28,7 +28,8 @@ from cloacinactl.store import control as ctl
 
 if TYPE_CHECKING:
     from cloacinactl.services.server.auth import Principal
-    from cloacinactl.services.server.runtime import ServerRuntime, TenantRuntime
+    from cloacinactl.services.server.runtime import TenantRuntime
+    from cloacinactl.services.server.serverruntime import ServerRuntime
     from cloacinactl.services.server.service import ServerServiceConfig
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from cloacinactl.services.server.auth import keyed_router
 from cloacinactl.services.server.state import state_of
-from cloacinactl.store import builds
+from cloacinactl.store import builds, buildwatch
 from cloacinactl.store import control as ctl
 
 router = keyed_router("compiler")
@@ -44,7 +44,7 @@ async def compiler_status(request: Request) -> CompilerStatus:
             counts = counts + store.read(builds.queue_counts)
         now = ctl.utcnow()
         heartbeat, alive = state.control.read(
-            lambda c: (builds.last_heartbeat(c), builds.compiler_alive(c, now))
+            lambda c: (buildwatch.last_heartbeat(c), buildwatch.compiler_alive(c, now))
         )
         return {**builds.status_document(counts, heartbeat, now), "alive": alive}
 

@@ -17,8 +17,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from functools import partial
 from typing import Any
 
 import trio
@@ -27,25 +25,16 @@ from loguru import logger
 from pydantic import BaseModel, Field
 
 from cloacinactl.errors import NotFoundError
-from cloacinactl.packages import PackageError
-from cloacinactl.packages.errors import (
-    BadSignatureError,
-    MissingSignatureError,
-    SignatureError,
-    TamperedArchiveError,
-    UntrustedSignerError,
-)
 from cloacinactl.services.server import reads
 from cloacinactl.services.server.auth import keyed_router
 from cloacinactl.services.server.errors import ApiError
 from cloacinactl.services.server.models import StrictBody, errors
+from cloacinactl.services.server.registration import checked_archive, load_here, store_checked
 from cloacinactl.services.server.runs import start_run
 from cloacinactl.services.server.sources import source_files
 from cloacinactl.services.server.state import ServerState, state_of
-from cloacinactl.services.server.uploads import CheckedUpload, check_upload
-from cloacinactl.store import Store, builds
-from cloacinactl.store.archives import package_with_archive, store_upload
-from cloacinactl.store.packages import delete_package, find_package
+from cloacinactl.store import Store
+from cloacinactl.store.archives import package_with_archive
 from cloacinactl.store.workflows import (
     WorkflowView,
     delete_workflow_version,
@@ -55,13 +44,6 @@ from cloacinactl.store.workflows import (
 )
 
 router = keyed_router("workflows")
-
-SIGNATURE_CODES: tuple[tuple[type[SignatureError], str], ...] = (
-    (MissingSignatureError, "signature_not_found"),
-    (TamperedArchiveError, "package_tampered"),
-    (UntrustedSignerError, "untrusted_signer"),
-    (BadSignatureError, "invalid_signature"),
-)
 
 
 class WorkflowSummary(BaseModel):
@@ -181,88 +163,6 @@ async def get_workflow(request: Request, tenant: str, name: str) -> WorkflowDeta
     return WorkflowDetail(tenant_id=tenant, **view.detail())
 
 
-def _refusal(exc: PackageError) -> ApiError:
-    for kind, code in SIGNATURE_CODES:
-        if isinstance(exc, kind):
-            return ApiError(403, code, exc.message)
-    if isinstance(exc, SignatureError):
-        return ApiError(403, "invalid_signature", exc.message)
-    hint = f" ({exc.hint})" if exc.hint else ""
-    return ApiError(400, "invalid_package", f"{exc.message}{hint}")
-
-
-async def _checked(
-    state: ServerState, data: bytes, sig: bytes | None
-) -> tuple[CheckedUpload, bool]:
-    """The checked archive, and whether a live compiler will build it."""
-    compiler = await trio.to_thread.run_sync(state.control.read, builds.compiler_alive)
-    check = partial(
-        check_upload,
-        data,
-        sig,
-        require_signature=state.config.require_signatures,
-        trusted=state.trusted_keys,
-        python_only=not compiler,
-    )
-    try:
-        return await trio.to_thread.run_sync(check), compiler
-    except PackageError as exc:
-        raise _refusal(exc) from None
-
-
-def _store_checked(
-    store: Store, checked: CheckedUpload, data: bytes, sig: bytes | None, pending: bool
-) -> tuple[str, bool]:
-    """Store the package (one transaction); (package id, stored anew). The same bytes
-    again are a no-op; other bytes under a stored name and version are a 409."""
-    manifest = checked.manifest
-
-    def write(conn: Any) -> tuple[str, bool]:
-        found = find_package(conn, manifest.name, manifest.version)
-        if found is not None:
-            if found.content_hash == checked.sha256:
-                return found.id, False
-            raise ApiError(
-                409,
-                "package_exists",
-                f"{manifest.name} {manifest.version} is already stored with other content;"
-                " raise the version, or delete the stored one first",
-            )
-        row = store_upload(
-            conn,
-            name=manifest.name,
-            version=manifest.version,
-            sha256=checked.sha256,
-            archive=data,
-            signature=sig,
-            now=dt.datetime.now(dt.UTC),
-            manifest=manifest.to_dict(),
-            description=manifest.description,
-            build_status="pending" if pending else "success",
-        )
-        if pending:
-            builds.notify_pending(conn)
-        return row.id, True
-
-    result: tuple[str, bool] = store.write(write)
-    return result
-
-
-async def _load_here(state: ServerState, tenant: str, store: Store, package_id: str) -> None:
-    """Load a directly registered package now; if it does not load, take it back out
-    and answer 400 with the reason (nothing of it stays stored)."""
-    runtime = state.running_tenant(tenant)
-    if runtime is None:
-        return  # the tenant's engine starts and loads it from the database
-    await runtime.reconcile()
-    error = runtime.load_error(package_id)
-    if error is None:
-        return
-    await trio.to_thread.run_sync(store.write, lambda c: delete_package(c, package_id))
-    await runtime.reconcile()
-    raise ApiError(400, "invalid_package", f"the package does not load: {error}")
-
-
 @router.post(
     "/v1/tenants/{tenant}/workflows",
     status_code=201,
@@ -280,12 +180,12 @@ async def upload_workflow(
     store = state.tenant_store(tenant)
     data = await file.read()
     sig = await signature.read() if signature is not None else None
-    checked, compiler = await _checked(state, data, sig or None)
+    checked, compiler = await checked_archive(state, data, sig or None)
     package_id, fresh = await trio.to_thread.run_sync(
-        _store_checked, store, checked, data, sig or None, compiler
+        store_checked, store, checked, data, sig or None, compiler
     )
     if not compiler:
-        await _load_here(state, tenant, store, package_id)
+        await load_here(state, tenant, store, package_id)
     status = "pending" if compiler else "success"
     if fresh:
         logger.info(
