@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -14,6 +15,15 @@ import pytest
 
 BIN = Path(sys.executable).parent
 PG_ENV = "CLOACINA_TEST_POSTGRES_URL"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started in the background by a non-interactive shell (``cmd &``,
+    ``nohup``) inherits SIGINT ignored, and so would every process the tests start:
+    the Ctrl-C tests (follow modes, the status dashboard) would then wait forever.
+    Give the suite and its children the default disposition back."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def installed(name: str) -> str:
