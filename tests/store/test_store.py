@@ -175,3 +175,30 @@ def test_migration_9_moves_task_outputs_onto_their_task_rows(db_url: str) -> Non
             ).scalar()
         )
         assert tables == 0
+
+
+def test_a_locked_sqlite_write_fails_as_sqlalchemy_error_and_the_store_recovers(
+    tmp_path: Path,
+) -> None:
+    """The writer's BEGIN/COMMIT run on the driver; a lock it meets is raised as
+    SQLAlchemy's OperationalError (what the retry loop knows as transient), the
+    connection is replaced, and the next write works."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    path = tmp_path / "c.db"
+    with open_store(f"sqlite:///{path}") as store:
+        store.write(lambda c: c.exec_driver_sql("PRAGMA busy_timeout=0"))
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(OperationalError, match="locked"):
+                store.write(lambda c: _insert_execution(c, str(uuid.uuid4())), attempts=1)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        eid = str(uuid.uuid4())
+        store.write(lambda c: _insert_execution(c, eid))
+        ids = store.read(lambda c: c.execute(select(s.executions.c.id)).scalars().all())
+        assert ids == [eid]

@@ -92,6 +92,15 @@ def _is_transient(exc: DBAPIError) -> bool:
     return isinstance(exc, OperationalError) and "database is locked" in str(orig)
 
 
+def _on_driver(driver: sqlite3.Connection, statement: str) -> None:
+    """Run a transaction statement on the sqlite3 connection, its errors raised as
+    SQLAlchemy's (a locked database is then retried like any other)."""
+    try:
+        driver.execute(statement)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(statement, (), exc, sqlite3.Error) from exc
+
+
 class Store:
     """A handle on one tenant's tables. Thread-safe; share one per process and tenant."""
 
@@ -181,14 +190,18 @@ class Store:
             conn = self.engine.connect()
             conn.detach()  # ours for the store's life, never handed to a reader
             self._writer_conn = conn
+        # BEGIN and COMMIT on the driver (autocommit mode: SQLAlchemy holds no
+        # transaction here), as read_now does; SQLAlchemy's statement path cost
+        # more than the two statements, twice per engine cycle
+        driver: sqlite3.Connection = conn.connection.dbapi_connection  # type: ignore[assignment]
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            _on_driver(driver, "BEGIN IMMEDIATE")
             try:
                 yield conn
             except BaseException:
-                conn.exec_driver_sql("ROLLBACK")
+                _on_driver(driver, "ROLLBACK")
                 raise
-            conn.exec_driver_sql("COMMIT")
+            _on_driver(driver, "COMMIT")
         except DBAPIError:
             # a connection whose state we cannot vouch for is not used again
             self._writer_conn = None
