@@ -38,6 +38,27 @@ def test_new_execution_readies_roots_with_the_input():
     assert trs[0].context == {"x": 1}
 
 
+def test_new_execution_shortcut_matches_the_walk_of_the_graph():
+    """Roots without trigger rules take a shortcut; it finds what the walk finds, each
+    root with its own copy of the input. A root with a rule still walks."""
+    never = TriggerRule(
+        RuleKind.ALL, (Condition(ConditionKind.CONTEXT_VALUE, key="go", op=Op.EXISTS),)
+    )
+    two_roots = build_workflow("r", [t("a"), t("b"), t("c", "a", "b")])
+    ruled = build_workflow("q", [t("a"), t("b", rule=never), t("c", "a", "b")])
+    assert two_roots.roots_unconditional and not ruled.roots_unconditional
+    for wf in (DIAMOND, two_roots, ruled):
+        short = initial_transitions(wf, {"x": {"y": 1}})
+        walked = next_transitions(wf, {}, {}, {"x": {"y": 1}})
+        assert short == walked
+        assert [(tr.reason, tr.context) for tr in short] == [
+            (tr.reason, tr.context) for tr in walked
+        ]
+    first, second = initial_transitions(two_roots, {"x": 1})
+    assert first.context is not second.context
+    assert moves(initial_transitions(ruled, {})) == {"a": TaskState.READY, "b": S}
+
+
 def test_fan_out_then_join_waits_for_all_dependencies():
     outs = {"setup": {"x": 1}}
     trs = next_transitions(DIAMOND, {"setup": C}, outs)

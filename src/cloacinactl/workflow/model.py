@@ -187,13 +187,19 @@ class WorkflowDef:
                 out[dep].append(t.id)
         return {k: tuple(v) for k, v in out.items()}
 
-    @property
+    @cached_property
     def task_ids(self) -> tuple[str, ...]:
         return tuple(t.id for t in self.tasks)
 
-    @property
+    @cached_property
     def roots(self) -> tuple[str, ...]:
         return tuple(t.id for t in self.tasks if not t.dependencies)
+
+    @cached_property
+    def roots_unconditional(self) -> bool:
+        """Whether no root task has a trigger rule (a new execution's first step then
+        depends on nothing but its input)."""
+        return not any(self.by_id[r].trigger_rule is not None for r in self.roots)
 
     def task(self, task_id: str) -> TaskDef:
         try:

@@ -122,6 +122,14 @@ def initial_transitions(
     workflow: WorkflowDef, input_context: Mapping[str, Any] | None = None
 ) -> list[Transition]:
     """Transitions for a brand-new execution (all tasks NotStarted)."""
+    if workflow.roots_unconditional:
+        # what next_transitions finds then, without walking the graph: each root is
+        # Ready on a copy of the input, nothing else moves
+        inp = input_context or {}
+        return [
+            Transition(root, TaskState.READY, "dependencies resolved", dict(inp))
+            for root in workflow.roots
+        ]
     return next_transitions(workflow, {}, {}, input_context)
 
 
