@@ -1,13 +1,16 @@
-"""Compact JSON encoding with the stdlib's C encoder built once.
+"""Compact JSON encoding with the stdlib's C encoder built once, and decoding with
+its C scanner called directly.
 
 ``json.dumps`` (and ``JSONEncoder.encode``) build a fresh C encoder on every
 call, which costs as much as encoding a small message; the engine's hot paths
-(event rows, worker frames) encode thousands per second.
+(event rows, worker frames) encode thousands per second. ``json.loads`` wraps
+its scanner in two whitespace matches and a Python-level call.
 """
 
 from __future__ import annotations
 
 import json
+import json.scanner
 from collections.abc import Callable
 from typing import Any
 
@@ -36,3 +39,23 @@ def compact_dumps(*, ascii_only: bool, check_circular: bool) -> Callable[[Any], 
             raise
 
     return dumps
+
+
+def scanner_loads() -> Callable[[str], Any]:
+    """``json.loads`` for text as this project stores it (no surrounding whitespace):
+    the stdlib's scanner called directly; anything else (whitespace, trailing data,
+    an error) goes through ``json.loads``, which decides or raises as usual."""
+    # (the stub types make_scanner as a class taking itself; it takes a decoder)
+    decoder = json.JSONDecoder()
+    scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(decoder)  # type: ignore[arg-type]
+
+    def loads(text: str) -> Any:
+        try:
+            value, end = scan(text, 0)
+        except StopIteration:
+            return json.loads(text)
+        if end != len(text):
+            return json.loads(text)
+        return value
+
+    return loads

@@ -53,7 +53,7 @@ def advance(
             if _may_advance(wf, tasks[eid]):
                 moving.append((eid, wf))
     # outputs are read only for executions where something can follow
-    outputs = load_outputs(conn, sql, [eid for eid, _ in moving]) if moving else {}
+    outputs = load_outputs(conn, sql, [eid for eid, _ in moving], fresh) if moving else {}
     at = sql.ts(now)
     rows = _AdvanceRows()
     for eid, wf in moving:

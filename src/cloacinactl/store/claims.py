@@ -9,12 +9,12 @@ Running step commit together, before any task is handed to a worker.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 
+from cloacinactl.jsonfast import scanner_loads
 from cloacinactl.store.events import (
     EventLog,
     EventType,
@@ -28,6 +28,7 @@ from cloacinactl.store.registry import DefCache, Registered
 from cloacinactl.workflow.model import ExecutionStatus
 
 PENDING = ExecutionStatus.PENDING.value
+_loads = scanner_loads()
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def _take(
             eid,
             name,
             attempt,
-            json.loads(ctx) if ctx else {},
+            _loads(ctx) if ctx else {},
             parse(retry_at) or parse(ready_at),
         )
         for pk, eid, name, attempt, ctx, ready_at, retry_at in fetch(

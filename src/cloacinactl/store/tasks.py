@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import Connection
 
+from cloacinactl.jsonfast import scanner_loads
 from cloacinactl.store.fastsql import Sql, fetch
+
+_loads = scanner_loads()
 
 _TASK_COLS = (
     "id",
@@ -35,14 +37,19 @@ def load_tasks(
 
 
 def load_outputs(
-    conn: Connection, sql: Sql, execution_ids: Iterable[str]
+    conn: Connection,
+    sql: Sql,
+    execution_ids: Iterable[str],
+    known: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Each execution's Completed task outputs, by task name (read apart from the task
-    states: only executions that can advance need them, and they may be large)."""
+    states: only executions that can advance need them, and they may be large). What
+    ``known`` already holds (outputs recorded in this transaction) is not decoded."""
     out: dict[str, dict[str, Any]] = defaultdict(dict)
+    known = known or {}
     for eid, name, text in _rows_of(conn, sql.outputs_of, execution_ids):
-        if text is not None:
-            out[eid][name] = json.loads(text)
+        if text is not None and name not in known.get(eid, ()):
+            out[eid][name] = _loads(text)
     return out
 
 

@@ -1,0 +1,43 @@
+"""The hot path's JSON helpers read and write exactly what the stdlib does."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cloacinactl.jsonfast import compact_dumps, scanner_loads
+
+VALUES = [
+    {},
+    {"a": 1, "b": [1, 2.5, None, True], "c": {"d": "é\n\u2603"}},
+    [],
+    "text",
+    0,
+    -1.5e300,
+    None,
+]
+
+
+@pytest.mark.parametrize("value", VALUES)
+def test_round_trip_matches_the_stdlib(value: object) -> None:
+    dumps = compact_dumps(ascii_only=True, check_circular=False)
+    text = dumps(value)
+    assert text == json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    assert scanner_loads()(text) == json.loads(text) == value
+
+
+@pytest.mark.parametrize("text", [' {"a": 1}', '{"a": 1} ', "\n[1]\n", "NaN"])
+def test_loads_takes_what_the_stdlib_takes(text: str) -> None:
+    loaded = scanner_loads()(text)
+    expected = json.loads(text)
+    assert loaded == expected or (loaded != loaded and expected != expected)  # NaN
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"a":1}x', "[1,]", "nan"])
+def test_loads_refuses_what_the_stdlib_refuses(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError) as mine:
+        scanner_loads()(text)
+    with pytest.raises(json.JSONDecodeError) as theirs:
+        json.loads(text)
+    assert str(mine.value) == str(theirs.value)
