@@ -14,25 +14,27 @@ from cloacinactl.store.fastsql import Sql, fetch
 
 _loads = scanner_loads()
 
-_TASK_COLS = (
-    "id",
-    "execution_id",
-    "task_name",
-    "state",
-    "attempt",
-    "claimant_id",
-    "reset_count",
-    "error",
-)
-
 
 def load_tasks(
     conn: Connection, sql: Sql, execution_ids: Iterable[str]
 ) -> dict[str, dict[str, Any]]:
     """Each execution's task rows, by task name."""
     out: dict[str, dict[str, Any]] = defaultdict(dict)
-    for row in _rows_of(conn, sql.tasks_of, execution_ids):
-        out[row[1]][row[2]] = dict(zip(_TASK_COLS, row, strict=True))
+    for pk, eid, name, state, attempt, claimant, resets, error in _rows_of(
+        conn, sql.tasks_of, execution_ids
+    ):
+        # a literal, not dict(zip(...)): a quarter of the cost, for every task of
+        # every execution a cycle touches
+        out[eid][name] = {
+            "id": pk,
+            "execution_id": eid,
+            "task_name": name,
+            "state": state,
+            "attempt": attempt,
+            "claimant_id": claimant,
+            "reset_count": resets,
+            "error": error,
+        }
     return out
 
 
