@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 from loguru import logger
@@ -53,6 +53,7 @@ class ExecutorConfig:
     checkpoint_interval_s: float = 1.0
 
 
+T = TypeVar("T")
 ISOLATE_AFTER = 3  # consecutive failed cycles before items are applied one by one
 CHAIN_MAX = 16  # cycles the writer's thread runs back to back before trio's turn
 Listener = Callable[[Mapping[str, ExecutionResult | None]], None]
@@ -128,7 +129,7 @@ class Executor:
         """The claims handed to the runner whose outcomes are not recorded yet."""
         return list(self._inflight.values())
 
-    async def write(self, fn: Callable[[Any], Any]) -> Any:
+    async def write(self, fn: Callable[[Any], T]) -> T:
         """Run ``fn(conn)`` in a write transaction of its own, on a thread."""
         return await trio.to_thread.run_sync(self.store.write, fn)
 

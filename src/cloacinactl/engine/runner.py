@@ -171,7 +171,7 @@ class Runner:
         return await trio.to_thread.run_sync(self.store.read, fn)
 
     async def _write(self, fn: Callable[[Any], T]) -> T:
-        return await trio.to_thread.run_sync(self.store.write, fn)
+        return await self.executor.write(fn)
 
     async def aregister(
         self, workflow: WorkflowDef, code: Any = None, *, package_id: str | None = None
@@ -179,18 +179,15 @@ class Runner:
         """Validate and store ``workflow`` (+ where its code lives); returns its version."""
         wire = code_wire(code, workflow)
         now = self._clock()
-        reg = await trio.to_thread.run_sync(
-            self.store.write,
-            lambda c: registry.register(c, workflow, wire, package_id=package_id, now=now),
+        reg = await self._write(
+            lambda c: registry.register(c, workflow, wire, package_id=package_id, now=now)
         )
         self.executor.defs.set_active(reg, time.monotonic() + ACTIVE_TTL_S)
         return reg.version
 
     async def aunregister(self, workflow: str) -> int:
         """Stop new executions of ``workflow`` (in-flight ones finish on their version)."""
-        count = await trio.to_thread.run_sync(
-            self.store.write, lambda c: registry.unregister(c, workflow)
-        )
+        count = await self._write(lambda c: registry.unregister(c, workflow))
         self.executor.defs.forget_active(workflow)
         return count
 

@@ -30,14 +30,9 @@ def _initial(conn: Connection) -> None:
     schema.metadata.create_all(conn, checkfirst=True)
 
 
-def _add_execution_columns(conn: Connection, *columns: Column[Any]) -> None:
-    """Add ``columns`` of the executions table where missing (a database created by
-    migration 1 after they joined the schema has them already)."""
-    _add_columns(conn, "executions", *columns)
-
-
 def _add_columns(conn: Connection, table_name: str, *columns: Column[Any]) -> None:
-    """Add ``columns`` of ``table_name`` where missing."""
+    """Add ``columns`` of ``table_name`` where missing (a database created by
+    migration 1 after they joined the schema has them already)."""
     name = schema_of(conn)
     have = {c["name"] for c in inspect(conn).get_columns(table_name, schema=name)}
     table = f'"{name}".{table_name}' if name else table_name
@@ -49,12 +44,14 @@ def _add_columns(conn: Connection, table_name: str, *columns: Column[Any]) -> No
 
 def _execution_pause(conn: Connection) -> None:
     """Executions remember when and why they were paused."""
-    _add_execution_columns(conn, schema.executions.c.paused_at, schema.executions.c.pause_reason)
+    _add_columns(
+        conn, "executions", schema.executions.c.paused_at, schema.executions.c.pause_reason
+    )
 
 
 def _execution_trace(conn: Connection) -> None:
     """Executions remember the traceparent of the request that started them."""
-    _add_execution_columns(conn, schema.executions.c.trace_parent)
+    _add_columns(conn, "executions", schema.executions.c.trace_parent)
 
 
 def tenant_of(conn: Connection) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .sources import ModuleSource, PackageSource, Source
+from .sources import ModuleSource, PackageSource, Source, to_dict_of
 
 if TYPE_CHECKING:
     from cloacinactl.packages.importer import ModuleSwitch, PackageModules
@@ -149,11 +149,9 @@ def load_package_source(source: PackageSource, switch: ModuleSwitch) -> LoadedSo
 def _describe(description: Any) -> dict[str, Any]:
     if isinstance(description, dict):
         return dict(description)
-    to_dict = getattr(description, "to_dict", None)
-    if callable(to_dict):
-        result = to_dict()
-        if isinstance(result, dict):
-            return result
+    result = to_dict_of(description)
+    if result is not None:
+        return result
     raise TypeError(f"package description of type {type(description).__name__} is not a dict")
 
 

@@ -105,9 +105,17 @@ def code_wire(code: Any, workflow: WorkflowDef) -> dict[str, Any]:
         return {"kind": "module", "module": modules.pop(), "sys_path": []}
     if isinstance(code, Mapping):
         return dict(code)
-    to_dict = getattr(code, "to_dict", None)
+    wire = to_dict_of(code)
+    if wire is None:
+        raise UserError(f"cannot use {type(code).__name__} as a code location")
+    return wire
+
+
+def to_dict_of(value: Any) -> dict[str, Any] | None:
+    """What ``value.to_dict()`` returns, if it has one that returns a dict."""
+    to_dict = getattr(value, "to_dict", None)
     if callable(to_dict):
-        wire = to_dict()
-        if isinstance(wire, dict):
-            return wire
-    raise UserError(f"cannot use {type(code).__name__} as a code location")
+        result = to_dict()
+        if isinstance(result, dict):
+            return result
+    return None
