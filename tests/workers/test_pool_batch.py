@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import trio
+
 from cloacinactl.workers import TaskRequest, TaskResult, WorkerPool
 from cloacinactl.workers.batch import ChunkSizer
 
@@ -23,6 +25,37 @@ async def test_many_quick_tasks_share_round_trips(pool: WorkerPool, request_for)
     assert [r.output for r in results] == [{"n": i + 1} for i in range(40)]
     assert sum(s.calls for s in pool._slots) - before == 40
     assert {r.worker for r in results} == {1, 2}, "the chunks are spread over both workers"
+
+
+async def test_with_the_other_worker_busy_a_batch_takes_one_round_trip(
+    pool: WorkerPool, request_for
+) -> None:
+    pool.sizer.observe(("wf", "add_one"), 0.0001)  # quick: 20 fit one chunk's budget
+    slow_done: list[TaskResult] = []
+    sent: list[int] = []
+    async with trio.open_nursery() as nursery:
+
+        async def slow() -> None:
+            slow_done.append(await pool.run_task(request_for("sleeps", {"seconds": 1.0})))
+
+        nursery.start_soon(slow)
+        while pool.stats()["busy"] < 1:
+            await trio.sleep(0.01)
+        for slot in pool._slots:
+            assert slot.conn is not None
+            original = slot.conn.send_requests
+
+            async def counted(calls, original=original):  # type: ignore[no-untyped-def]
+                sent.append(len(calls))
+                return await original(calls)
+
+            slot.conn.send_requests = counted  # type: ignore[method-assign]
+        results = await run_all(pool, [request_for("add_one", {"n": i}) for i in range(20)])
+        assert not slow_done, "the batch ran while the slow task held its worker"
+    assert [r.output for r in results] == [{"n": i + 1} for i in range(20)]
+    assert len({r.worker for r in results}) == 1
+    assert sent == [20], "one round trip, not a half share and a wait for the busy worker"
+    assert slow_done[0].ok
 
 
 async def test_captured_output_stays_with_its_task(pool: WorkerPool, request_for) -> None:

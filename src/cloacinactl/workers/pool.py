@@ -78,7 +78,10 @@ class WorkerPool(PoolCore):
                         index, request = queue.popleft()
                         deliver(index, _stopped(request, str(exc)))
                     continue
-                share = -(-len(queue) // self.size)
+                # split evenly over the workers idle now; with the others busy (under
+                # load) one round trip takes all it may, and the workers' queues do not
+                # run dry between short chunks
+                share = -(-len(queue) // (1 + self._dispatch.idle()))
                 keys = [(r.workflow, r.task_id) for _, r in list(queue)[:share]]
                 size = self.sizer.size(keys, share)
                 chunk = [queue.popleft() for _ in range(min(size, len(queue)))]

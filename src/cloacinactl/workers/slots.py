@@ -121,6 +121,10 @@ class Dispatcher:
             waiter.failure = failure
             waiter.event.set()
 
+    def idle(self) -> int:
+        """Slots ready and idle now (none is while callers queue)."""
+        return sum(1 for s in self.slots if s.ready and not s.busy)
+
     async def acquire(self, source_id: str | None) -> Slot:
         """A slot reserved (``busy``) for the caller; waits when none is idle."""
         if not self._waiters:
