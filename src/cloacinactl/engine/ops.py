@@ -24,6 +24,7 @@ from cloacinactl.store.events import EventLog, EventType, ExecRow, encoded, lock
 from cloacinactl.store.fastsql import Sql, dumps, fetch, many
 from cloacinactl.store.registry import DefCache, Registered
 from cloacinactl.store.tasks import load_tasks
+from cloacinactl.values import value
 from cloacinactl.workflow import transitions
 from cloacinactl.workflow.model import ExecutionStatus, TaskState
 from cloacinactl.workflow.outcomes import Rules, TaskChange, TaskSnapshot, Verdict, apply_outcome
@@ -34,7 +35,7 @@ NOT_STARTED = TaskState.NOT_STARTED.value
 READY = TaskState.READY.value
 
 
-@dataclass(frozen=True)
+@value
 class NewExecution:
     id: str
     registered: Registered
@@ -43,7 +44,7 @@ class NewExecution:
     trace_parent: str | None = None  # W3C traceparent of the request that started it
 
 
-@dataclass(frozen=True)
+@value
 class Outcome:
     """A finished attempt (``completed``/``failed``) or a recovery verdict (``reset``)."""
 

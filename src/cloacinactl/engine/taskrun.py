@@ -13,14 +13,16 @@ import importlib
 import math
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
 import trio
 
+from cloacinactl.values import value
 
-@dataclass(frozen=True)
+
+@value
 class TaskRequest:
     """One attempt of one task: what to run and with which input."""
 
@@ -36,7 +38,7 @@ class TaskRequest:
     secrets: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
 
-@dataclass(frozen=True)
+@value
 class TaskOutcome:
     """The result of one attempt: an output context, or an error (kind + message)."""
 

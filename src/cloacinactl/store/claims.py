@@ -9,7 +9,6 @@ Running step commit together, before any task is handed to a worker.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
@@ -25,13 +24,14 @@ from cloacinactl.store.events import (
 )
 from cloacinactl.store.fastsql import Sql, fetch, many
 from cloacinactl.store.registry import DefCache, Registered
+from cloacinactl.values import value
 from cloacinactl.workflow.model import ExecutionStatus
 
 PENDING = ExecutionStatus.PENDING.value
 _loads = scanner_loads()
 
 
-@dataclass(frozen=True)
+@value
 class Claimed:
     task_pk: int
     execution_id: str

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property, lru_cache
 from typing import Any
@@ -19,6 +18,7 @@ from sqlalchemy import Connection, delete, func, select
 
 from cloacinactl.store import schema as s
 from cloacinactl.store.fastsql import Sql, dumps, fetch, many
+from cloacinactl.values import value
 
 
 class EventType(StrEnum):
@@ -109,7 +109,7 @@ def claimed_json(claimant_id: str, attempt: int) -> str:
     return f"{_claimed_prefix(claimant_id)}{attempt:d}}}"
 
 
-@dataclass(frozen=True)
+@value
 class ExecRow:
     """The execution columns the engine needs while it holds the row lock.
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloacinactl.values import value
+
 from .outcome import TaskError
 from .sources import Source
 
 
-@dataclass(frozen=True)
+@value
 class TaskRequest:
     """One task attempt to run.
 
@@ -48,7 +50,7 @@ class TaskRequest:
         return args
 
 
-@dataclass(frozen=True)
+@value
 class Output:
     """Captured output of one call: stdout/stderr text and logging records."""
 
@@ -67,7 +69,7 @@ class Output:
         )
 
 
-@dataclass(frozen=True)
+@value
 class TaskResult:
     """The outcome of one task attempt.
 

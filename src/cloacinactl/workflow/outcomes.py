@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from cloacinactl.values import value
 from cloacinactl.workflow.policy import RetryPolicy
 from cloacinactl.workflow.retry import Failure, decide
 from cloacinactl.workflow.states import TaskState
@@ -48,7 +49,7 @@ class OutcomeLike(Protocol):
     def captured(self) -> dict[str, Any] | None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@value(slots=True)
 class TaskSnapshot:
     """The task's stored fields the decision reads."""
 
@@ -70,7 +71,7 @@ class Rules:
     rng: random.Random | Callable[[], float] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value(slots=True)
 class TaskChange:
     """The task's fields after the outcome, and the event's data."""
 

@@ -8,15 +8,16 @@ receives, and when the execution as a whole is over.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from cloacinactl.values import value
 from cloacinactl.workflow.merge import merge_contexts
 from cloacinactl.workflow.model import ExecutionStatus, TaskDef, TaskState, WorkflowDef
 from cloacinactl.workflow.rules import evaluate_rule
 
 
-@dataclass(frozen=True)
+@value
 class Transition:
     """Task ``task_id`` moves from NotStarted to ``to`` (Ready or Skipped).
 
@@ -159,7 +160,7 @@ def execution_output(
     return merge_contexts(done)
 
 
-@dataclass(frozen=True)
+@value
 class Advance:
     """What follows in one execution after some of its tasks changed."""
 
