@@ -209,7 +209,8 @@ def test_a_missing_watch_directory_is_reported_then_picked_up_once_created(
     body = health(home) or {}
     assert body["missing_watch_dirs"] == [str(later)]
     assert f"watch directory {later} does not exist" in daemons.log.read_text()
-    shown = cli("daemon", "status", "--no-color").stdout
+    # wide enough for the whole path (the table cuts values to the terminal's width)
+    shown = cli("daemon", "status", "--no-color", env={"COLUMNS": "400"}).stdout
     assert "missing_watch_dirs" in shown and str(later) in shown
 
     drop(write_package(tmp_path, "latecomer", marker="late"), later, "latecomer.cloacina")
