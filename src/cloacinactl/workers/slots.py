@@ -122,7 +122,7 @@ class Dispatcher:
             waiter.event.set()
 
     def idle(self) -> int:
-        """Slots ready and idle now (none is while callers queue)."""
+        """Slots ready and idle now (there are none while callers queue for one)."""
         return sum(1 for s in self.slots if s.ready and not s.busy)
 
     async def acquire(self, source_id: str | None) -> Slot:
