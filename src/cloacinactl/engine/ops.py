@@ -33,6 +33,7 @@ T = s.tasks.c
 E = s.executions.c
 NOT_STARTED = TaskState.NOT_STARTED.value
 READY = TaskState.READY.value
+CANCELLED = ExecutionStatus.CANCELLED.value
 
 
 @value
@@ -185,6 +186,7 @@ def apply_outcomes(
     task_updates: list[tuple[Any, ...]] = []
     fresh_outputs: dict[str, dict[str, Any]] = defaultdict(dict)
     touched: set[str] = set()
+    max_resets = settings.max_resets
     for o in outcomes:
         ex = execs.get(o.execution_id)
         t = tasks.get(o.execution_id, {}).get(o.task_name)
@@ -195,8 +197,8 @@ def apply_outcomes(
             .workflow.task(o.task_name)
             .retry,
             now=now,
-            cancelled=ex.status == ExecutionStatus.CANCELLED.value,
-            max_resets=settings.max_resets,
+            cancelled=ex.status == CANCELLED,
+            max_resets=max_resets,
             rng=rng,
         )
         change = apply_outcome(_snapshot(t), o, rules)

@@ -22,7 +22,7 @@ from cloacinactl.store.events import (
     claimed_json,
     lock_executions,
 )
-from cloacinactl.store.fastsql import Sql, fetch, many
+from cloacinactl.store.fastsql import Sql, fetch, many, parse_ts
 from cloacinactl.store.registry import DefCache, Registered
 from cloacinactl.values import value
 from cloacinactl.workflow.model import ExecutionStatus
@@ -39,7 +39,13 @@ class Claimed:
     attempt: int
     context: dict[str, Any]
     registered: Registered
-    ready_at: dt.datetime | None
+    ready_raw: Any  # when it became due, as the driver read it (parsed on demand)
+
+    @property
+    def ready_at(self) -> dt.datetime | None:
+        """When the task became due (Ready, or its retry time): for latency figures,
+        so it is parsed only when asked for."""
+        return parse_ts(self.ready_raw)
 
 
 def claim(
@@ -89,7 +95,7 @@ def claim(
 
 def _take(
     conn: Connection, sql: Sql, claimant_id: str, now: dt.datetime, limit: int
-) -> list[tuple[int, str, str, int, dict[str, Any], dt.datetime | None]]:
+) -> list[tuple[int, str, str, int, dict[str, Any], Any]]:
     """Pick and claim up to ``limit`` due Ready tasks; their (id, execution id, name,
     attempt, input context, ready-since) in id order."""
     # PostgreSQL: lock the task AND its execution without waiting; a claim never blocks
@@ -98,7 +104,6 @@ def _take(
     if not ids:
         return []
     at = sql.ts(now)
-    parse = sql.parse_ts
     rows = [
         (
             pk,
@@ -106,7 +111,7 @@ def _take(
             name,
             attempt,
             _loads(ctx) if ctx else {},
-            parse(retry_at) or parse(ready_at),
+            retry_at if retry_at is not None else ready_at,
         )
         for pk, eid, name, attempt, ctx, ready_at, retry_at in fetch(
             conn, sql.claim_tasks(len(ids)), (claimant_id, at, at, *ids)

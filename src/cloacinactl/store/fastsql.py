@@ -201,11 +201,7 @@ class Sql:
 
     def parse_ts(self, value: Any) -> dt.datetime | None:
         """A time column read through the driver, as an aware UTC datetime."""
-        if value is None:
-            return None
-        if isinstance(value, dt.datetime):
-            return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+        return parse_ts(value)
 
     @_per_count
     def lock_executions(self, count: int) -> str:
@@ -285,6 +281,16 @@ def sql_of(conn: Connection) -> Sql:
 
 
 PG_MAX_PARAMS = 30_000
+
+
+def parse_ts(value: Any) -> dt.datetime | None:
+    """A time column as either driver reads it (text from SQLite, a datetime from
+    PostgreSQL), as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
 
 
 def fetch(conn: Connection, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:

@@ -180,6 +180,14 @@ class WorkflowDef:
         return {t.id: i for i, t in enumerate(self.tasks)}
 
     @cached_property
+    def ordered_dependencies(self) -> Mapping[str, tuple[str, ...]]:
+        """Each task's dependencies, once each, in topological order (merge order)."""
+        position = self.position
+        return {
+            t.id: tuple(sorted(set(t.dependencies), key=position.__getitem__)) for t in self.tasks
+        }
+
+    @cached_property
     def dependents(self) -> Mapping[str, tuple[str, ...]]:
         out: dict[str, list[str]] = {t.id: [] for t in self.tasks}
         for t in self.tasks:

@@ -21,10 +21,11 @@ class TaskState(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in _TERMINAL_TASK
+        return self in TERMINAL_TASK_STATES
 
 
-_TERMINAL_TASK = frozenset({TaskState.COMPLETED, TaskState.FAILED, TaskState.SKIPPED})
+# membership here is what ``is_terminal`` answers, without a property call (hot path)
+TERMINAL_TASK_STATES = frozenset({TaskState.COMPLETED, TaskState.FAILED, TaskState.SKIPPED})
 
 
 class ExecutionStatus(StrEnum):

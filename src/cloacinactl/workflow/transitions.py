@@ -15,6 +15,7 @@ from cloacinactl.values import value
 from cloacinactl.workflow.merge import merge_contexts
 from cloacinactl.workflow.model import ExecutionStatus, TaskDef, TaskState, WorkflowDef
 from cloacinactl.workflow.rules import evaluate_rule
+from cloacinactl.workflow.states import TERMINAL_TASK_STATES
 
 
 @value
@@ -55,7 +56,7 @@ def task_input(
             received[t.id] = dict(input_context)
             continue
         parts: list[Mapping[str, Any]] = []
-        for d in sorted(set(t.dependencies), key=workflow.position.__getitem__):
+        for d in workflow.ordered_dependencies[t.id]:
             out = outputs.get(d)
             parts.append(out if out is not None else received[d])
         received[t.id] = merge_contexts(parts)
@@ -89,8 +90,7 @@ def next_transitions(
         if working[task.id] is not TaskState.NOT_STARTED:
             carries[task.id] = _carries(task, working, carries)
             continue
-        dep_states = [working[d] for d in task.dependencies]
-        if not all(s.is_terminal for s in dep_states):
+        if not all(working[d] in TERMINAL_TASK_STATES for d in task.dependencies):
             continue
         if task.trigger_rule is not None:
             ctx = task_input(workflow, task.id, outs, inp)
@@ -143,7 +143,7 @@ def execution_outcome(
     otherwise Completed (Skipped tasks do not fail an execution).
     """
     finals = [states.get(tid, TaskState.NOT_STARTED) for tid in workflow.task_ids]
-    if not all(s.is_terminal for s in finals):
+    if not all(s in TERMINAL_TASK_STATES for s in finals):
         return None
     return ExecutionStatus.FAILED if TaskState.FAILED in finals else ExecutionStatus.COMPLETED
 
