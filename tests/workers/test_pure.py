@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,26 @@ def test_dispatch_prefers_affinity_then_fewest_sources_then_longest_idle() -> No
     assert choose_worker(idle, None) == 4
     with pytest.raises(ValueError):
         choose_worker([], "a")
+
+
+def test_json_problem_judges_subclasses_and_odd_values_as_the_full_walk_does() -> None:
+    class Colour(StrEnum):
+        RED = "red"
+
+    class Count(int):
+        pass
+
+    fine: list[object] = [
+        {"c": Colour.RED, "n": Count(3), "t": (1, "a"), "f": 1.5, "b": False, "z": None},
+        [[], {}, ""],
+        Colour.RED,
+    ]
+    for value in fine:
+        assert json_problem(value) is None, value
+    assert "a.b[1]" in (json_problem({"a": {"b": [1, float("nan")]}}) or "")
+    assert "x[0]" in (json_problem({"x": [object()]}) or "")
+    assert "key" in (json_problem({"a": {("t",): 1}}) or "")
+    assert "<root>" in (json_problem({1, 2}) or "")
 
 
 def test_json_problem_names_the_path() -> None:

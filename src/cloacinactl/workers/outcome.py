@@ -145,8 +145,37 @@ def call_failure(
     return TaskError("crashed", f"{who} died during {op}: {how}", exit_code=code, signal=signum)
 
 
-def json_problem(value: Any, path: str = "") -> str | None:
-    """Where ``value`` stops being JSON (e.g. ``"at 'a.b[2]': datetime"``), or None."""
+def json_problem(value: Any) -> str | None:
+    """Where ``value`` stops being JSON (e.g. ``"at 'a.b[2]': datetime"``), or None.
+
+    Every task's input and output go through this, so plain JSON is recognised
+    first without building a path per element (three times faster on a 100 KB
+    context); only a value that fails is walked again to say where."""
+    return None if _plain_json(value) else _where(value, "")
+
+
+def _plain_json(value: Any) -> bool:
+    """Whether ``value`` is made of exactly dict/list/tuple/str/int/bool/None and finite
+    floats (a subclass, such as a str enum, is left to :func:`_where` to judge)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if kind is dict:
+        for key, item in value.items():  # loops: all() over a generator costs 1.6x
+            if type(key) is not str or not _plain_json(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for item in value:
+            if not _plain_json(item):
+                return False
+        return True
+    return False
+
+
+def _where(value: Any, path: str) -> str | None:
     if value is None or isinstance(value, (str, bool, int)):
         return None
     if isinstance(value, float):
@@ -155,13 +184,13 @@ def json_problem(value: Any, path: str = "") -> str | None:
         for key, item in value.items():
             if not isinstance(key, str):
                 return f"at {path or '<root>'!r}: key {key!r} is a {type(key).__name__}"
-            problem = json_problem(item, f"{path}.{key}" if path else key)
+            problem = _where(item, f"{path}.{key}" if path else key)
             if problem:
                 return problem
         return None
     if isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            problem = json_problem(item, f"{path}[{index}]")
+            problem = _where(item, f"{path}[{index}]")
             if problem:
                 return problem
         return None
