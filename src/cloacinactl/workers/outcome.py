@@ -168,7 +168,7 @@ def _plain_json(value: Any) -> bool:
                 return False
         return True
     if kind is list or kind is tuple:
-        for item in value:
+        for item in value:  # noqa: SIM110 (the loop, as above)
             if not _plain_json(item):
                 return False
         return True
