@@ -15,12 +15,17 @@ from collections.abc import Callable
 from typing import Any
 
 
-def compact_dumps(*, ascii_only: bool, check_circular: bool) -> Callable[[Any], str]:
+def compact_dumps(
+    *, ascii_only: bool, check_circular: bool, sort_keys: bool = False
+) -> Callable[[Any], str]:
     """``json.dumps(value, separators=(",", ":"), ensure_ascii=ascii_only,
-    check_circular=check_circular)``, with the encoder built once (pure Python if
-    the C accelerator is missing)."""
+    check_circular=check_circular, sort_keys=sort_keys)``, with the encoder built
+    once (pure Python if the C accelerator is missing)."""
     fallback = json.JSONEncoder(
-        separators=(",", ":"), ensure_ascii=ascii_only, check_circular=check_circular
+        separators=(",", ":"),
+        ensure_ascii=ascii_only,
+        check_circular=check_circular,
+        sort_keys=sort_keys,
     )
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:
@@ -28,7 +33,7 @@ def compact_dumps(*, ascii_only: bool, check_circular: bool) -> Callable[[Any], 
     # the module-level names are the C versions when the accelerator is there
     escape = json.encoder.encode_basestring_ascii if ascii_only else json.encoder.encode_basestring
     markers: dict[int, Any] | None = {} if check_circular else None
-    encode = make(markers, fallback.default, escape, None, ":", ",", False, False, True)
+    encode = make(markers, fallback.default, escape, None, ":", ",", sort_keys, False, True)
 
     def dumps(value: Any) -> str:
         try:

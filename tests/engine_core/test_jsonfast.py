@@ -27,6 +27,14 @@ def test_round_trip_matches_the_stdlib(value: object) -> None:
     assert scanner_loads()(text) == json.loads(text) == value
 
 
+@pytest.mark.parametrize("value", VALUES)
+def test_sorted_keys_match_the_stdlib(value: object) -> None:
+    dumps = compact_dumps(ascii_only=True, check_circular=True, sort_keys=True)
+    nested = {"z": value, "a": [value, {"y": 1, "b": value}]}
+    expected = json.dumps(nested, separators=(",", ":"), sort_keys=True)
+    assert dumps(nested) == expected
+
+
 @pytest.mark.parametrize("text", [' {"a": 1}', '{"a": 1} ', "\n[1]\n", "NaN"])
 def test_loads_takes_what_the_stdlib_takes(text: str) -> None:
     loaded = scanner_loads()(text)

@@ -79,3 +79,15 @@ def test_merge_contexts_is_ordered_and_handles_empty():
     assert merge_contexts([{"l": [{"a": 1, "b": 2}]}, {"l": [{"b": 2, "a": 1}]}]) == {
         "l": [{"a": 1, "b": 2}]
     }
+
+
+def test_equal_arrays_merge_as_the_element_by_element_union_does():
+    rows = [{"id": i, "tags": ["a", "b"]} for i in range(50)]
+    assert merge_values(rows, [dict(r) for r in rows]) == rows
+    assert merge_values([1, 1, 2], [1, 1, 2]) == [1, 1, 2]  # the left's repeats stay
+    # JSON tells 1, 1.0 and true apart even where Python's == does not
+    assert merge_values([1], [True]) == [1, True]
+    assert merge_values([1], [1.0]) == [1, 1.0]
+    assert merge_values([{"a": 1, "b": 2}], [{"b": 2, "a": 1}]) == [{"a": 1, "b": 2}]
+    merged = merge_contexts([{"rows": rows}, {"rows": list(rows)}, {"rows": [*rows, {"id": 99}]}])
+    assert merged["rows"] == [*rows, {"id": 99}]
