@@ -52,6 +52,7 @@ def run_one(
         kind,
         args.workers,
         args.worker_memory_limit_mb,
+        args.context_rows,
     )
     if backend == "sqlite":
         return trio.run(measure, f"sqlite:///{tmp}/{kind}-{shape}-{rep}.db", *params)
@@ -136,6 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         default=100,
         help="Prefect is slow; rates are per second so a smaller count compares",
     )
+    p.add_argument(
+        "--context-rows",
+        type=int,
+        default=0,
+        metavar="N",
+        help="each execution's input carries N rows (~43 bytes each) that every task "
+        "passes on (default: none; 1000 is about 43 KB)",
+    )
     p.add_argument("--no-prefect", action="store_true")
     p.add_argument(
         "--repeat",
@@ -154,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"workflows={args.workflows} concurrency={args.concurrency} workers={args.workers}"
-        f" worker_memory_limit_mb={args.worker_memory_limit_mb}"
+        f" worker_memory_limit_mb={args.worker_memory_limit_mb} context_rows={args.context_rows}"
     )
     print(f"{'run':<34} {'wf/s':>10} {'tasks/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
     runs: dict[tuple[str, str, str], list[Figures]] = {}

@@ -54,6 +54,7 @@ async def measure(
     runner_kind: str,
     workers: int,
     memory_limit_mb: int | None = None,
+    context_rows: int = 0,
 ) -> Figures:
     task_runner: TaskRunner | None = (
         InProcessTaskRunner(inline=True) if runner_kind == "inline" else None
@@ -72,11 +73,15 @@ async def measure(
     )
     workflow = SHAPES[shape]()
     code: dict[str, Any] = {"kind": "module", "module": MODULE, "sys_path": []}
+    # rows every task passes on unchanged (the shapes' task only bumps "n")
+    inputs: dict[str, Any] = {"n": 0}
+    if context_rows:
+        inputs["rows"] = [{"id": i, "name": f"n{i}", "score": i * 0.5} for i in range(context_rows)]
     async with trio.open_nursery() as nursery:
         await nursery.start(runner.serve)
         await runner.aregister(workflow, code)
         for _ in range(5):  # warm-up: imports, caches, worker sources
-            await runner.aexecute(workflow.name, {"n": 0})
+            await runner.aexecute(workflow.name, inputs)
         # as the services do once ready (cloacinactl.supervisor.runner._settle_heap): a
         # full collection walks every object (50-200 ms here), so start-up objects are
         # collected once and frozen; unfrozen again below
@@ -90,7 +95,7 @@ async def measure(
             nonlocal next_index, failed
             while next_index < count:
                 next_index += 1
-                result = await runner.aexecute(workflow.name, {"n": 0})
+                result = await runner.aexecute(workflow.name, inputs)
                 failed += result.status != "Completed"
 
         started = time.perf_counter()
