@@ -20,7 +20,7 @@ from cloacinactl.store.registry import DefCache
 from cloacinactl.store.tasks import load_outputs, load_tasks
 from cloacinactl.workflow import transitions
 from cloacinactl.workflow.model import ExecutionStatus, TaskState, WorkflowDef
-from cloacinactl.workflow.states import ADVANCING_STATUSES
+from cloacinactl.workflow.states import ADVANCING_STATUSES, TERMINAL_TASK_STATES
 
 
 @dataclass
@@ -78,7 +78,6 @@ def advance(
     many(conn, sql.finish_execution, rows.done)
 
 
-_TERMINAL = frozenset(s.value for s in TaskState if s.is_terminal)
 _STATES = {s.value: s for s in TaskState}  # a dict lookup: TaskState(value) costs ~20x
 _NOT_STARTED = TaskState.NOT_STARTED.value
 
@@ -91,11 +90,11 @@ def _may_advance(wf: WorkflowDef, trows: dict[str, dict[str, Any]]) -> bool:
     for task in wf.tasks:
         row = trows.get(task.id)
         state = row["state"] if row is not None else _NOT_STARTED
-        if state in _TERMINAL:
+        if state in TERMINAL_TASK_STATES:
             continue
         every = False
         if state == _NOT_STARTED and all(
-            (d in trows and trows[d]["state"] in _TERMINAL) for d in task.dependencies
+            (d in trows and trows[d]["state"] in TERMINAL_TASK_STATES) for d in task.dependencies
         ):
             return True
     return every

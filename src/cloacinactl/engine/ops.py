@@ -21,7 +21,7 @@ from cloacinactl.engine.advance import CycleResult, advance
 from cloacinactl.store import schema as s
 from cloacinactl.store.claims import claim
 from cloacinactl.store.events import EventLog, EventType, ExecRow, encoded, lock_executions
-from cloacinactl.store.fastsql import Sql, dumps, fetch, many
+from cloacinactl.store.fastsql import Sql, dumps, fetch, many, parse_ts
 from cloacinactl.store.registry import DefCache, Registered
 from cloacinactl.store.tasks import load_tasks
 from cloacinactl.values import value
@@ -148,7 +148,7 @@ def cycle(
     if claim_limit > 0 and len(result.claimed) < claim_limit:
         # caught up: when is the next retry due?
         rows = fetch(conn, sql.next_retry, (sql.ts(now),))
-        result.next_due = sql.parse_ts(rows[0][0]) if rows else None
+        result.next_due = parse_ts(rows[0][0]) if rows else None
     return result
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from enum import StrEnum
 from functools import cached_property, lru_cache
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select
 
 from cloacinactl.store import schema as s
-from cloacinactl.store.fastsql import Sql, dumps, fetch, many
+from cloacinactl.store.fastsql import Sql, dumps, fetch, many, parse_ts
 from cloacinactl.values import value
 
 
@@ -126,7 +126,6 @@ class ExecRow:
     trigger_origin: str
     raw_created: Any
     raw_started: Any
-    parse_ts: Callable[[Any], dt.datetime | None]
 
     @cached_property
     def input_context(self) -> dict[str, Any]:
@@ -135,11 +134,11 @@ class ExecRow:
 
     @property
     def created_at(self) -> dt.datetime | None:
-        return self.parse_ts(self.raw_created)
+        return parse_ts(self.raw_created)
 
     @property
     def started_at(self) -> dt.datetime | None:
-        return self.parse_ts(self.raw_started)
+        return parse_ts(self.raw_started)
 
 
 def lock_executions(conn: Connection, sql: Sql, execution_ids: Iterable[str]) -> dict[str, ExecRow]:
@@ -150,9 +149,7 @@ def lock_executions(conn: Connection, sql: Sql, execution_ids: Iterable[str]) ->
         chunk = ids[start : start + 500]
         for row in fetch(conn, sql.lock_executions(len(chunk)), chunk):
             eid, name, version, status, seq, ctx, origin, created, started = row
-            out[eid] = ExecRow(
-                eid, name, version, status, seq, ctx, origin, created, started, sql.parse_ts
-            )
+            out[eid] = ExecRow(eid, name, version, status, seq, ctx, origin, created, started)
     return out
 
 

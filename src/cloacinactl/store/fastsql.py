@@ -199,10 +199,6 @@ class Sql:
             "RETURNING id, execution_id, task_name, attempt, input_context, ready_at, retry_at"
         )
 
-    def parse_ts(self, value: Any) -> dt.datetime | None:
-        """A time column read through the driver, as an aware UTC datetime."""
-        return parse_ts(value)
-
     @_per_count
     def lock_executions(self, count: int) -> str:
         marks = ", ".join(["?"] * count)

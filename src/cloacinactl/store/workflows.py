@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Text, and_, cast, or_, select, update
 
 from cloacinactl.store import schema as s
-from cloacinactl.store.fastsql import Sql, fetch, sql_of
+from cloacinactl.store.fastsql import fetch, parse_ts, sql_of
 from cloacinactl.store.packages import (
     ROW_COLUMNS,
     PackageRow,
@@ -157,16 +157,16 @@ def list_workflows(
         total = rows[0][-1]
     else:  # past the end (or nothing stored): the count needs a query of its own
         total = fetch(conn, f"SELECT count(*) FROM {packages}", ())[0][0] if offset else 0
-    return _views(conn, [_driver_row(sql, r) for r in rows]), int(total)
+    return _views(conn, [_driver_row(r) for r in rows]), int(total)
 
 
-def _driver_row(sql: Sql, r: tuple[Any, ...]) -> PackageRow:
+def _driver_row(r: tuple[Any, ...]) -> PackageRow:
     """A PackageRow from a driver row of ``_ROW_FIELDS``, as the schema's types read it."""
     row = dict(zip(_ROW_FIELDS, r, strict=False))
     row["manifest"] = _json(row["manifest"])
     row["paused"] = bool(row["paused"])
     for key in ("created_at", "updated_at"):
-        row[key] = _utc(sql.parse_ts(row[key]))
+        row[key] = _utc(parse_ts(row[key]))
     return PackageRow(**row)
 
 
