@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import json.scanner
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 
@@ -64,3 +64,44 @@ def scanner_loads() -> Callable[[str], Any]:
         return value
 
     return loads
+
+
+_loads = scanner_loads()
+
+
+class JsonText(Mapping[str, Any]):
+    """A JSON object kept as the text it was stored as, decoded only when read.
+
+    A task's input goes from the database to a worker: passed on as its stored
+    text, it is neither decoded at the claim nor checked and encoded again for
+    the worker's frame (three passes over a large context). Read as a mapping,
+    it decodes once.
+    """
+
+    __slots__ = ("_value", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._value: dict[str, Any] | None = None
+
+    @property
+    def value(self) -> dict[str, Any]:
+        """The decoded object (decoded on first use)."""
+        if self._value is None:
+            decoded = _loads(self.text)
+            if not isinstance(decoded, dict):
+                raise ValueError(f"stored JSON is not an object: {self.text[:40]!r}")
+            self._value = decoded
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self.value[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.value)
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def __repr__(self) -> str:
+        return f"JsonText({self.text!r})"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cloacinactl.cloaca import TriggerResult
+from cloacinactl.jsonfast import JsonText
 from cloacinactl.workers.calling import normalise_trigger_result, wants_handle
 from cloacinactl.workers.capture import parse_log_lines, read_tail
 from cloacinactl.workers.dispatch import WorkerView, choose_worker
@@ -30,6 +31,32 @@ def test_frames_round_trip_when_split_anywhere() -> None:
         decoder = FrameDecoder()
         got = decoder.feed(data[:cut]) + decoder.feed(data[cut:])
         assert got == messages and decoder.pending == 0
+
+
+def test_stored_json_goes_into_a_frame_as_its_text() -> None:
+    stored = '{"rows":[{"id":1,"name":"é \\" }"}],"n":1.0,"t":true}'
+    sent = request(3, "run_task", {"workflow": "w", "context": JsonText(stored), "attempt": 2})
+    body = encode_frame(sent)[4:].decode()
+    assert stored in body  # spliced as it was stored, not encoded again
+    (got,) = FrameDecoder().feed(encode_frame(sent))
+    assert got == request(
+        3, "run_task", {"workflow": "w", "context": json.loads(stored), "attempt": 2}
+    )
+    # only member of args; a key that needs escaping
+    (alone,) = FrameDecoder().feed(encode_frame(request(4, "run_task", {'c"x': JsonText("{}")})))
+    assert alone["args"] == {'c"x': {}}
+    with pytest.raises(ProtocolError, match="args"):
+        encode_frame({"args": {"c": JsonText("{}")}, "id": 1})
+
+
+def test_stored_json_reads_as_a_mapping_decoded_once() -> None:
+    text = JsonText('{"a":{"b":[1,2]},"c":null}')
+    assert text["a"] == {"b": [1, 2]} and dict(text) == {"a": {"b": [1, 2]}, "c": None}
+    assert text == {"a": {"b": [1, 2]}, "c": None} and len(text) == 2
+    assert text.value is text.value  # decoded once
+    assert json_problem(text) is None
+    with pytest.raises(ValueError, match="not an object"):
+        len(JsonText("[1]"))
 
 
 def test_bad_frames_and_requests_are_refused() -> None:

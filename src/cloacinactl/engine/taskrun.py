@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field
 from functools import partial
 from typing import Any, Protocol, runtime_checkable
@@ -30,7 +30,7 @@ class TaskRequest:
     workflow: str
     task_id: str
     attempt: int
-    context: dict[str, Any]
+    context: Mapping[str, Any]  # a claimed task's is its stored JSON text (JsonText)
     code: dict[str, Any]
     function: str | None = None
     timeout_s: float | None = None

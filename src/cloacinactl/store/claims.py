@@ -9,11 +9,12 @@ Running step commit together, before any task is handed to a worker.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection
 
-from cloacinactl.jsonfast import scanner_loads
+from cloacinactl.jsonfast import JsonText
 from cloacinactl.store.events import (
     EventLog,
     EventType,
@@ -28,7 +29,6 @@ from cloacinactl.values import value
 from cloacinactl.workflow.model import ExecutionStatus
 
 PENDING = ExecutionStatus.PENDING.value
-_loads = scanner_loads()
 
 
 @value
@@ -37,7 +37,7 @@ class Claimed:
     execution_id: str
     task_name: str
     attempt: int
-    context: dict[str, Any]
+    context: Mapping[str, Any]  # as stored (JsonText): passed on to the worker undecoded
     registered: Registered
     ready_raw: Any  # when it became due, as the driver read it (parsed on demand)
 
@@ -95,7 +95,7 @@ def claim(
 
 def _take(
     conn: Connection, sql: Sql, claimant_id: str, now: dt.datetime, limit: int
-) -> list[tuple[int, str, str, int, dict[str, Any], Any]]:
+) -> list[tuple[int, str, str, int, Mapping[str, Any], Any]]:
     """Pick and claim up to ``limit`` due Ready tasks; their (id, execution id, name,
     attempt, input context, ready-since) in id order."""
     # PostgreSQL: lock the task AND its execution without waiting; a claim never blocks
@@ -110,7 +110,7 @@ def _take(
             eid,
             name,
             attempt,
-            _loads(ctx) if ctx else {},
+            JsonText(ctx) if ctx else {},
             retry_at if retry_at is not None else ready_at,
         )
         for pk, eid, name, attempt, ctx, ready_at, retry_at in fetch(

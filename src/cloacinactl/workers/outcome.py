@@ -31,6 +31,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
+from cloacinactl.jsonfast import JsonText
 from cloacinactl.supervisor.exits import exit_description
 
 from .memory import mib
@@ -150,7 +151,10 @@ def json_problem(value: Any) -> str | None:
 
     Every task's input and output go through this, so plain JSON is recognised
     first without building a path per element (three times faster on a 100 KB
-    context); only a value that fails is walked again to say where."""
+    context); only a value that fails is walked again to say where. Stored JSON
+    text (:class:`~cloacinactl.jsonfast.JsonText`) is JSON already."""
+    if type(value) is JsonText:
+        return None
     return None if _plain_json(value) else _where(value, "")
 
 

@@ -35,7 +35,7 @@ import json
 import struct
 from typing import Any
 
-from cloacinactl.jsonfast import compact_dumps
+from cloacinactl.jsonfast import JsonText, compact_dumps
 
 PROTOCOL_VERSION = 1
 FD_ENV = "CLOACINA_WORKER_FD"  # the environment variable naming the worker's socket fd
@@ -54,8 +54,24 @@ _encode = compact_dumps(ascii_only=False, check_circular=True)
 
 
 def encode_frame(message: dict[str, Any]) -> bytes:
-    """Serialise one message to a length-prefixed frame."""
-    body = _encode(message).encode("utf-8")
+    """Serialise one message to a length-prefixed frame. A member of its ``args``
+    given as stored JSON text (:class:`~cloacinactl.jsonfast.JsonText`) goes in as
+    that text, not decoded and encoded again."""
+    args = message.get("args")
+    stored = None
+    if type(args) is dict:
+        stored = [(k, v.text) for k, v in args.items() if type(v) is JsonText]
+    if args and stored:
+        rest = {k: v for k, v in args.items() if type(v) is not JsonText}
+        text = _encode({**message, "args": rest})
+        # "args" is the message's last member (see request()): its object closes the text
+        if not text.endswith("}}") or list(message)[-1] != "args":
+            raise ProtocolError("stored JSON goes only in a request's args")
+        members = ",".join(f"{_encode(k)}:{v}" for k, v in stored)
+        text = f"{text[:-2]}{',' if rest else ''}{members}}}}}"
+    else:
+        text = _encode(message)
+    body = text.encode("utf-8")
     if len(body) > MAX_FRAME:
         raise ProtocolError(f"message of {len(body)} bytes exceeds the {MAX_FRAME}-byte limit")
     return HEADER.pack(len(body)) + body

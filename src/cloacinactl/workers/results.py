@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,8 @@ class TaskRequest:
     source: Source
     workflow: str
     task_id: str
-    context: dict[str, Any] = field(default_factory=dict)
+    # stored JSON text (JsonText) is sent as it is, not decoded and encoded again
+    context: Mapping[str, Any] = field(default_factory=dict)
     execution_id: str = ""
     attempt: int = 1
     timeout: float | None = None
