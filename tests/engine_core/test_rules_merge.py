@@ -1,3 +1,6 @@
+import json
+from typing import Any
+
 import pytest
 
 from cloacinactl.workflow import (
@@ -91,3 +94,22 @@ def test_equal_arrays_merge_as_the_element_by_element_union_does():
     assert merge_values([{"a": 1, "b": 2}], [{"b": 2, "a": 1}]) == [{"a": 1, "b": 2}]
     merged = merge_contexts([{"rows": rows}, {"rows": list(rows)}, {"rows": [*rows, {"id": 99}]}])
     assert merged["rows"] == [*rows, {"id": 99}]
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "union"),
+    [
+        # equal for Python's ==, not for JSON: deep inside, and at the top
+        ([{"a": 1}], [{"a": True}], [{"a": 1}, {"a": True}]),
+        ([{"a": [1.0]}], [{"a": [1]}], [{"a": [1.0]}, {"a": [1]}]),
+        ([0, 1], [False, 1], [0, 1, False]),
+        # the same JSON built differently: keys in another order, one string object shared
+        ([{"a": 1, "b": [2]}], [{"b": [2], "a": 1}], [{"a": 1, "b": [2]}]),
+        (["".join("xy"), "".join("xy")], ["xy", "xy"], ["xy", "xy"]),
+    ],
+)
+def test_arrays_equal_for_python_merge_by_their_json(
+    left: list[Any], right: list[Any], union: list[Any]
+) -> None:
+    merged = merge_values(left, right)
+    assert json.dumps(merged) == json.dumps(union)  # == alone cannot tell 1 from true
