@@ -10,6 +10,7 @@ from typing import Any
 
 import trio
 
+from benchmarks.engine import shapes
 from benchmarks.engine.shapes import MODULE, SHAPES
 from cloacinactl.engine.executor import ExecutorConfig
 from cloacinactl.engine.runner import Runner
@@ -76,7 +77,7 @@ async def measure(
     # rows every task passes on unchanged (the shapes' task only bumps "n")
     inputs: dict[str, Any] = {"n": 0}
     if context_rows:
-        inputs["rows"] = [{"id": i, "name": f"n{i}", "score": i * 0.5} for i in range(context_rows)]
+        inputs["rows"] = shapes.context_rows(context_rows)
     async with trio.open_nursery() as nursery:
         await nursery.start(runner.serve)
         await runner.aregister(workflow, code)

@@ -43,3 +43,8 @@ def parallel() -> WorkflowDef:
 
 
 SHAPES = {"simple": simple, "pipeline": pipeline, "parallel": parallel}
+
+
+def context_rows(count: int) -> list[dict[str, Any]]:
+    """``count`` rows (~43 bytes of JSON each) for an execution's input to carry."""
+    return [{"id": i, "name": f"n{i}", "score": i * 0.5} for i in range(count)]

@@ -1,8 +1,11 @@
+from collections.abc import Mapping
+
 from cloacinactl.workflow import (
     ExecutionStatus,
     Op,
     TaskDef,
     TaskState,
+    advance_execution,
     build_workflow,
     execution_outcome,
     execution_output,
@@ -114,6 +117,29 @@ def test_rules_see_the_merged_context():
 def test_task_input_for_roots_and_missing_outputs():
     assert task_input(DIAMOND, "setup", {}, {"i": 1}) == {"i": 1}
     # a Failed dependency without output passes its own input through
+    assert task_input(DIAMOND, "merge", {"a": {"a": 1}}, {"i": 1}) == {"a": 1, "i": 1}
+
+
+class Untouchable(Mapping):
+    """An execution input that fails the test if anything reads it."""
+
+    def __getitem__(self, key):
+        raise AssertionError("the execution input was read")
+
+    def __iter__(self):
+        raise AssertionError("the execution input was read")
+
+    def __len__(self):
+        raise AssertionError("the execution input was read")
+
+
+def test_task_input_reads_the_execution_input_only_where_it_flows():
+    outputs = {"setup": {"s": 1}, "a": {"a": 1}, "b": {"b": 1}}
+    assert task_input(DIAMOND, "merge", outputs, Untouchable()) == {"a": 1, "b": 1}
+    assert task_input(DIAMOND, "a", outputs, Untouchable()) == {"s": 1}
+    adv = advance_execution(DIAMOND, {"setup": C, "a": C, "b": C}, outputs, Untouchable())
+    assert moves(adv.transitions) == {"merge": TaskState.READY}
+    # a root without output: its input flows on
     assert task_input(DIAMOND, "merge", {"a": {"a": 1}}, {"i": 1}) == {"a": 1, "i": 1}
 
 

@@ -60,7 +60,7 @@ def advance(
         ex = execs[eid]
         states = {name: _STATES[t["state"]] for name, t in tasks[eid].items()}
         outs = outputs.get(eid, {}) | fresh.get(eid, {})
-        adv = transitions.advance_execution(wf, states, outs, ex.input_context)
+        adv = transitions.advance_execution(wf, states, outs, ex.stored_input)
         _transition_rows(eid, adv, tasks[eid], at, log, rows)
         result.made_ready += sum(1 for tr in adv.transitions if tr.to is TaskState.READY)
         if adv.status is None:

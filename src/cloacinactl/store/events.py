@@ -8,14 +8,14 @@ serialised by ``BEGIN IMMEDIATE``), so numbers are dense and never reused.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from functools import cached_property, lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
 
+from cloacinactl.jsonfast import JsonText
 from cloacinactl.store import schema as s
 from cloacinactl.store.fastsql import Sql, dumps, fetch, many, parse_ts
 from cloacinactl.values import value
@@ -128,9 +128,15 @@ class ExecRow:
     raw_started: Any
 
     @cached_property
+    def stored_input(self) -> Mapping[str, Any]:
+        """The input context as stored, decoded only if something reads it (most
+        advances never do: only a root's input, or a skipped root's, needs it)."""
+        return JsonText(self.raw_input) if self.raw_input else {}
+
+    @property
     def input_context(self) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads(self.raw_input) if self.raw_input else {}
-        return value
+        stored = self.stored_input
+        return stored.value if isinstance(stored, JsonText) else {}
 
     @property
     def created_at(self) -> dt.datetime | None:

@@ -50,8 +50,8 @@ def task_input(
             needed.update(t.dependencies)
     received: dict[str, dict[str, Any]] = {}
     for t in workflow.tasks:
-        if t.id not in needed:
-            continue
+        if t.id not in needed or (t.id in outputs and t.id != task_id):
+            continue  # (a dependency with an output contributes that, not what it received)
         if not t.dependencies:
             received[t.id] = dict(input_context)
             continue
@@ -82,7 +82,7 @@ def next_transitions(
     Skips cascade within one call. Missing states count as NotStarted.
     """
     outs = outputs or {}
-    inp = input_context or {}
+    inp = input_context if input_context is not None else {}
     working = {tid: states.get(tid, TaskState.NOT_STARTED) for tid in workflow.task_ids}
     result: list[Transition] = []
     carries: dict[str, bool] = {}  # does a failure reach through this task?
