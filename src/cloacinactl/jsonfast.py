@@ -74,15 +74,18 @@ class JsonText(Mapping[str, Any]):
 
     A task's input goes from the database to a worker: passed on as its stored
     text, it is neither decoded at the claim nor checked and encoded again for
-    the worker's frame (three passes over a large context). Read as a mapping,
-    it decodes once.
+    the worker's frame (three passes over a large context). Outputs read back for
+    an advance are decoded only if a merge reads them, and a task whose input is
+    one dependency's output is stored with that output's text. Read as a
+    mapping, it decodes once.
     """
 
     __slots__ = ("_value", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, value: dict[str, Any] | None = None) -> None:
+        """``value``: the object ``text`` encodes, when the caller has both."""
         self.text = text
-        self._value: dict[str, Any] | None = None
+        self._value = value
 
     @property
     def value(self) -> dict[str, Any]:

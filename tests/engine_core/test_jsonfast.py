@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cloacinactl.jsonfast import compact_dumps, scanner_loads
+from cloacinactl.jsonfast import JsonText, compact_dumps, scanner_loads
 
 VALUES = [
     {},
@@ -49,3 +49,14 @@ def test_loads_refuses_what_the_stdlib_refuses(text: str) -> None:
     with pytest.raises(json.JSONDecodeError) as theirs:
         json.loads(text)
     assert str(mine.value) == str(theirs.value)
+
+
+def test_stored_json_is_stored_as_its_text() -> None:
+    from cloacinactl.store.fastsql import dumps, stored_json
+
+    text = '{"b":1, "a":[true]}'  # not how the store would encode it: kept anyway
+    assert dumps(JsonText(text)) == text
+    value = {"é": [1.0, None]}
+    stored = stored_json(value)
+    assert stored.text == dumps(value) and stored.value is value and stored == value
+    assert stored_json({}).text == "{}"

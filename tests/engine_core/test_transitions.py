@@ -43,7 +43,7 @@ def test_new_execution_readies_roots_with_the_input():
 
 def test_new_execution_shortcut_matches_the_walk_of_the_graph():
     """Roots without trigger rules take a shortcut; it finds what the walk finds, each
-    root with its own copy of the input. A root with a rule still walks."""
+    root with the input as given (read, not copied). A root with a rule still walks."""
     never = TriggerRule(
         RuleKind.ALL, (Condition(ConditionKind.CONTEXT_VALUE, key="go", op=Op.EXISTS),)
     )
@@ -57,8 +57,9 @@ def test_new_execution_shortcut_matches_the_walk_of_the_graph():
         assert [(tr.reason, tr.context) for tr in short] == [
             (tr.reason, tr.context) for tr in walked
         ]
-    first, second = initial_transitions(two_roots, {"x": 1})
-    assert first.context is not second.context
+    given = {"x": 1}
+    first, second = initial_transitions(two_roots, given)
+    assert first.context is given and second.context is given
     assert moves(initial_transitions(ruled, {})) == {"a": TaskState.READY, "b": S}
 
 
@@ -139,6 +140,11 @@ def test_task_input_reads_the_execution_input_only_where_it_flows():
     assert task_input(DIAMOND, "a", outputs, Untouchable()) == {"s": 1}
     adv = advance_execution(DIAMOND, {"setup": C, "a": C, "b": C}, outputs, Untouchable())
     assert moves(adv.transitions) == {"merge": TaskState.READY}
+    # one contribution is passed on as it is (stored text stays stored text)
+    assert task_input(DIAMOND, "a", outputs, Untouchable()) is outputs["setup"]
+    done = {"setup": C, "a": C, "b": S, "merge": S}
+    assert execution_output(DIAMOND, {"a": outputs["a"]}) is outputs["a"]
+    assert advance_execution(DIAMOND, done, {"a": outputs["a"]}).output is outputs["a"]
     # a root without output: its input flows on
     assert task_input(DIAMOND, "merge", {"a": {"a": 1}}, {"i": 1}) == {"a": 1, "i": 1}
 

@@ -153,7 +153,7 @@ def _finished(
         workflow_version=ex.workflow_version,
         status=adv.status.value,
         input=ex.input_context,
-        output=adv.output,
+        output=dict(adv.output),
         tasks={
             t.id: TaskResult(
                 t.id,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from cloacinactl.engine.advance import CycleResult, advance
 from cloacinactl.store import schema as s
 from cloacinactl.store.claims import claim
 from cloacinactl.store.events import EventLog, EventType, ExecRow, encoded, lock_executions
-from cloacinactl.store.fastsql import Sql, dumps, fetch, many, parse_ts
+from cloacinactl.store.fastsql import Sql, dumps, fetch, many, parse_ts, stored_json
 from cloacinactl.store.registry import DefCache, Registered
 from cloacinactl.store.tasks import load_tasks
 from cloacinactl.values import value
@@ -87,13 +87,16 @@ def create_executions(
         wf = item.registered.workflow
         log.track(item.id, 1)
         first = {t.task_id: t for t in transitions.initial_transitions(wf, item.context)}
+        text = dumps(item.context)
         for task in wf.tasks:
             log.add(item.id, EventType.TASK_CREATED, task.id)
             tr = first.get(task.id)
             if tr is None:
                 task_rows.append((item.id, task.id, NOT_STARTED, None, None, None, at))
             elif tr.to is TaskState.READY:
-                task_rows.append((item.id, task.id, READY, dumps(tr.context), at, None, at))
+                # a root's input is the execution's: encoded once for both rows
+                ready = text if tr.context is item.context else dumps(tr.context)
+                task_rows.append((item.id, task.id, READY, ready, at, None, at))
                 log.add(item.id, EventType.TASK_MARKED_READY, task.id, encoded("reason", tr.reason))
             else:
                 task_rows.append((item.id, task.id, tr.to.value, None, None, at, at))
@@ -104,7 +107,7 @@ def create_executions(
                 wf.name,
                 wf.version,
                 ExecutionStatus.PENDING.value,
-                dumps(item.context),
+                text,
                 item.origin,
                 False,
                 1,
@@ -184,7 +187,7 @@ def apply_outcomes(
             log.track(eid, row.next_seq)
     at = sql.ts(now)
     task_updates: list[tuple[Any, ...]] = []
-    fresh_outputs: dict[str, dict[str, Any]] = defaultdict(dict)
+    fresh_outputs: dict[str, dict[str, Mapping[str, Any]]] = defaultdict(dict)
     touched: set[str] = set()
     max_resets = settings.max_resets
     for o in outcomes:
@@ -208,7 +211,8 @@ def apply_outcomes(
         touched.add(o.execution_id)
         output = None
         if change.verdict is Verdict.COMPLETED:
-            output = o.output or {}
+            # encoded once: stored, and passed on as it is to a task it alone feeds
+            output = stored_json(o.output or {})
             fresh_outputs[o.execution_id][o.task_name] = output
         task_updates.append(_task_row(sql, t, change, now, at, output))
         log.add(o.execution_id, _EVENTS[change.verdict], o.task_name, change.data)
@@ -229,7 +233,7 @@ def _task_row(
     change: TaskChange,
     now: dt.datetime,
     at: Any,
-    output: dict[str, Any] | None,
+    output: Mapping[str, Any] | None,
 ) -> tuple[Any, ...]:
     """Apply ``change`` (and a Completed task's ``output``) to the loaded task ``t`` and
     return its ``update_task`` row."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from cloacinactl.jsonfast import compact_dumps
+from cloacinactl.jsonfast import JsonText, compact_dumps
 
 # no circularity check: values come from JSON or from the engine itself
 _dumps = compact_dumps(ascii_only=True, check_circular=False)
@@ -25,7 +25,15 @@ _dumps = compact_dumps(ascii_only=True, check_circular=False)
 def dumps(value: Any) -> str | None:
     if value is None:
         return None
+    if type(value) is JsonText:
+        return value.text  # stored JSON, as it was stored
     return _dumps(value) if value else ("{}" if isinstance(value, dict) else _dumps(value))
+
+
+def stored_json(value: dict[str, Any]) -> JsonText:
+    """``value`` with the text it is stored as (encoded once: stored, and passed on as
+    it is where it is a task's whole input)."""
+    return JsonText(_dumps(value) if value else "{}", value)
 
 
 @lru_cache(maxsize=8)

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from cloacinactl.jsonfast import scanner_loads
+from cloacinactl.jsonfast import JsonText, scanner_loads
 from cloacinactl.store.fastsql import Sql, fetch
 
 _loads = scanner_loads()
@@ -43,15 +43,16 @@ def load_outputs(
     sql: Sql,
     execution_ids: Iterable[str],
     known: Mapping[str, Mapping[str, Any]] | None = None,
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, dict[str, Mapping[str, Any]]]:
     """Each execution's Completed task outputs, by task name (read apart from the task
-    states: only executions that can advance need them, and they may be large). What
-    ``known`` already holds (outputs recorded in this transaction) is not decoded."""
-    out: dict[str, dict[str, Any]] = defaultdict(dict)
+    states: only executions that can advance need them, and they may be large), as
+    stored text decoded only if read (:class:`~cloacinactl.jsonfast.JsonText`). What
+    ``known`` already holds (outputs recorded in this transaction) is skipped."""
+    out: dict[str, dict[str, Mapping[str, Any]]] = defaultdict(dict)
     known = known or {}
     for eid, name, text in _rows_of(conn, sql.outputs_of, execution_ids):
         if text is not None and name not in known.get(eid, ()):
-            out[eid][name] = _loads(text)
+            out[eid][name] = JsonText(text)
     return out
 
 

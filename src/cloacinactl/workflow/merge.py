@@ -6,7 +6,7 @@ import pickle
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cloacinactl.jsonfast import compact_dumps
+from cloacinactl.jsonfast import JsonText, compact_dumps
 
 # an array element's identity: its canonical JSON (sorted keys, compact), with the C
 # encoder built once (json.dumps builds a new one per call: 3-4x the cost per element)
@@ -59,5 +59,7 @@ def merge_contexts(contexts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Fold contexts left to right; pass them in topological order for determinism."""
     out: dict[str, Any] = {}
     for ctx in contexts:
+        if type(ctx) is JsonText:
+            ctx = ctx.value  # (a dict merges in C; a mapping's methods run in Python)
         out = merge_objects(out, ctx) if out else dict(ctx)
     return out

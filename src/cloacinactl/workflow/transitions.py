@@ -22,13 +22,15 @@ from cloacinactl.workflow.states import TERMINAL_TASK_STATES
 class Transition:
     """Task ``task_id`` moves from NotStarted to ``to`` (Ready or Skipped).
 
-    For Ready, ``context`` is the input the task receives (already merged).
+    For Ready, ``context`` is the input the task receives (already merged; the
+    very mapping it was given when it is one dependency's output or the
+    execution input: read it, do not modify it).
     """
 
     task_id: str
     to: TaskState
     reason: str
-    context: dict[str, Any] | None = field(default=None, compare=False)
+    context: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 def task_input(
@@ -36,30 +38,32 @@ def task_input(
     task_id: str,
     outputs: Mapping[str, Mapping[str, Any]],
     input_context: Mapping[str, Any],
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     """The context ``task_id`` receives.
 
     Roots get the execution input. Other tasks get the merge, in topological
     order, of their dependencies' contributions: a Completed dependency
     contributes its output; a dependency without output (Skipped/Failed)
-    passes through what it would itself have received.
+    passes through what it would itself have received. A single contribution
+    is returned as it is, not copied (so stored text stays stored text): the
+    caller reads it and does not modify it.
     """
     needed = {task_id}
     for t in reversed(workflow.tasks):  # reverse topological: dependents first
         if (t.id in needed and t.id not in outputs) or t.id == task_id:
             needed.update(t.dependencies)
-    received: dict[str, dict[str, Any]] = {}
+    received: dict[str, Mapping[str, Any]] = {}
     for t in workflow.tasks:
         if t.id not in needed or (t.id in outputs and t.id != task_id):
             continue  # (a dependency with an output contributes that, not what it received)
         if not t.dependencies:
-            received[t.id] = dict(input_context)
+            received[t.id] = input_context
             continue
         parts: list[Mapping[str, Any]] = []
         for d in workflow.ordered_dependencies[t.id]:
             out = outputs.get(d)
             parts.append(out if out is not None else received[d])
-        received[t.id] = merge_contexts(parts)
+        received[t.id] = parts[0] if len(parts) == 1 else merge_contexts(parts)
         if t.id == task_id:
             break
     return received[task_id]
@@ -125,10 +129,10 @@ def initial_transitions(
     """Transitions for a brand-new execution (all tasks NotStarted)."""
     if workflow.roots_unconditional:
         # what next_transitions finds then, without walking the graph: each root is
-        # Ready on a copy of the input, nothing else moves
-        inp = input_context or {}
+        # Ready on the input, nothing else moves
+        inp = input_context if input_context is not None else {}
         return [
-            Transition(root, TaskState.READY, "dependencies resolved", dict(inp))
+            Transition(root, TaskState.READY, "dependencies resolved", inp)
             for root in workflow.roots
         ]
     return next_transitions(workflow, {}, {}, input_context)
@@ -152,12 +156,13 @@ def execution_output(
     workflow: WorkflowDef,
     outputs: Mapping[str, Mapping[str, Any]],
     input_context: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Merge of all completed tasks' outputs in topological order (the input if none)."""
+) -> Mapping[str, Any]:
+    """Merge of all completed tasks' outputs in topological order (the input if none);
+    a single one as it is (read it, do not modify it)."""
     done = [outputs[tid] for tid in workflow.task_ids if tid in outputs]
     if not done:
-        return dict(input_context or {})
-    return merge_contexts(done)
+        return input_context if input_context is not None else {}
+    return done[0] if len(done) == 1 else merge_contexts(done)
 
 
 @value
@@ -167,7 +172,7 @@ class Advance:
     transitions: list[Transition]  # NotStarted tasks that become Ready or Skipped
     states: dict[str, TaskState]  # every task's state after them
     status: ExecutionStatus | None = None  # Completed/Failed once all tasks are terminal
-    output: dict[str, Any] | None = None  # the execution's output when finished
+    output: Mapping[str, Any] | None = None  # the execution's output when finished
     failed_tasks: list[str] = field(default_factory=list)
 
 
