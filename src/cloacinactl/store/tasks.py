@@ -9,10 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from cloacinactl.jsonfast import JsonText, scanner_loads
+from cloacinactl.jsonfast import JsonText
 from cloacinactl.store.fastsql import Sql, fetch
-
-_loads = scanner_loads()
 
 
 def load_tasks(
